@@ -1,0 +1,56 @@
+/**
+ * zsync's weak rolling checksum. For a block of L bytes c[0..L-1]:
+ *   a = sum c[i]            (mod 2^16)
+ *   b = sum (L - i) * c[i]  (mod 2^16)
+ * packed as (a << 16) | b, the 4 bytes zsync writes big-endian. Unlike Adler-32
+ * there is no modulus 65521 and `a` starts at 0: plain 16-bit wrap-around.
+ */
+
+/**
+ * rsum of `blockSize` bytes of `data` from `start`; bytes past the end of `data`
+ * count as zeros (zsync pads the last block, and the end of a seed, with zeros).
+ * Returns the packed value as an unsigned 32-bit number.
+ */
+export function rsumBlock(data: Uint8Array, start: number, blockSize: number): number {
+  const end = Math.min(start + blockSize, data.length);
+  let a = 0;
+  let b = 0;
+  // b is the sum of the running sums of a: each byte counts once for every
+  // position from its own to the end of the block, i.e. (L - i) times. Zero
+  // padding past `end` adds nothing to a, but every padded position adds a to b.
+  // Sums are folded to 16 bits every 64 KiB, before b could outgrow a double's
+  // exact integers (blocks may be up to 16 MiB).
+  for (let i = start; i < end; ) {
+    const stop = Math.min(end, i + 0x10000);
+    for (; i < stop; i++) {
+      a += data[i]!;
+      b += a;
+    }
+    a &= 0xffff;
+    b &= 0xffff;
+  }
+  const padding = start + blockSize - end;
+  if (padding > 0) b += a * padding;
+  return (((a & 0xffff) << 16) | (b & 0xffff)) >>> 0;
+}
+
+/**
+ * One roll of the window by a byte: `out` leaves, `inp` enters. `shift` is
+ * log2(blockSize). Returns the new packed value. The matcher inlines the same
+ * arithmetic in its hot loop; this is the reference form.
+ */
+export function rsumRoll(packed: number, out: number, inp: number, shift: number): number {
+  const a = ((packed >>> 16) + inp - out) & 0xffff;
+  const b = ((packed & 0xffff) + a - (out << shift)) & 0xffff;
+  return ((a << 16) | b) >>> 0;
+}
+
+/**
+ * The part of a packed rsum that a control file stores with `weakBytes` bytes:
+ * the last `weakBytes` of the 4 big-endian bytes (2 bytes keep all of b; 3 add
+ * the low byte of a). Returned as a signed 32-bit integer, the form the block
+ * index stores and compares.
+ */
+export function weakMask(weakBytes: number): number {
+  return weakBytes >= 4 ? -1 : (1 << (weakBytes * 8)) - 1;
+}

@@ -1,0 +1,168 @@
+import { strongHasher, type StrongHasher } from '../checksums/strong.js';
+import { BlockChecksumError, LimitExceededError, OutOfRangeError } from '../errors.js';
+import { blockSpan } from './params.js';
+import type { PartialBlock, TargetState } from './target-state.js';
+
+/** Bytes of the target at a given offset, as a transport delivers them. */
+export interface RemoteChunk {
+  offset: number;
+  data: Uint8Array;
+}
+
+/** A verified run of whole blocks, ready to be written at `position`. */
+export interface AssembledRun {
+  position: number;
+  data: Uint8Array;
+  /** The blocks it completes, ascending. */
+  blocks: number[];
+}
+
+export interface AssemblerOptions {
+  /** Check each block's strong checksum before accepting it (pyzsync's check_hashes). Default true. */
+  verify?: boolean;
+  /** Bound on the bytes held for blocks that have arrived only in part. Default 64 MiB. */
+  maxPartialBytes?: number;
+}
+
+export const DEFAULT_MAX_PARTIAL_BYTES = 64 << 20;
+
+/**
+ * Turns chunks of target data, of any size, in any order, into verified whole
+ * blocks: the logic under RemotePatcherStream and patchRemoteBlocksSync. Blocks
+ * wholly inside a chunk are checked in place; a block split across chunks waits
+ * in `state.partial` (which outlives the assembler) until all of it is here.
+ * Nothing is marked present here: the caller does that once the write is done.
+ */
+export class BlockAssembler {
+  readonly state: TargetState;
+  private readonly verify: boolean;
+  private readonly maxPartialBytes: number;
+  private readonly hasher: StrongHasher;
+  private readonly padded: Buffer;
+
+  constructor(state: TargetState, options: AssemblerOptions = {}) {
+    this.state = state;
+    this.verify = options.verify ?? true;
+    this.maxPartialBytes = options.maxPartialBytes ?? DEFAULT_MAX_PARTIAL_BYTES;
+    this.hasher = strongHasher(state.checksums.params.strongAlgorithm);
+    this.padded = Buffer.alloc(state.checksums.params.blockSize);
+  }
+
+  /**
+   * Takes one chunk. Returns the runs of blocks it completes and the blocks whose
+   * data proved bad (those are dropped, and stay missing).
+   */
+  accept(chunk: RemoteChunk): { runs: AssembledRun[]; bad: BlockChecksumError[] } {
+    const { params } = this.state.checksums;
+    const { blockSize: bs, length } = params;
+    const { offset, data } = chunk;
+    if (!Number.isSafeInteger(offset) || offset < 0 || (data.length > 0 && offset >= length)) {
+      throw new OutOfRangeError(`data at offset ${offset} lies outside the target (length ${length})`);
+    }
+    // Bytes past the end of the target cannot belong to it.
+    const end = Math.min(offset + data.length, length);
+    const runs: AssembledRun[] = [];
+    const bad: BlockChecksumError[] = [];
+    let run: AssembledRun | undefined;
+    const flush = (): void => {
+      if (run) runs.push(run);
+      run = undefined;
+    };
+
+    for (let i = Math.floor(offset / bs); i * bs < end; i++) {
+      const span = blockSpan(params, i);
+      if (this.state.has(i)) {
+        flush();
+        continue;
+      }
+      const from = Math.max(offset, span.start);
+      const to = Math.min(end, span.end);
+      const whole = from === span.start && to === span.end && !this.state.partial.has(i);
+      let blockData: Uint8Array;
+      if (whole) {
+        blockData = data.subarray(from - offset, to - offset);
+      } else {
+        const part = this.addPart(i, from - span.start, data.subarray(from - offset, to - offset));
+        if (!covers(part, span.end - span.start)) {
+          flush();
+          continue;
+        }
+        this.state.partial.delete(i);
+        blockData = part.data.subarray(0, span.end - span.start);
+      }
+      if (this.verify && !this.checks(i, blockData)) {
+        bad.push(new BlockChecksumError(i, span.start));
+        flush();
+        continue;
+      }
+      if (whole && run && run.position + run.data.length === span.start && run.data.buffer === data.buffer) {
+        // Extend the run in place: still a view of the caller's chunk.
+        run.data = data.subarray(run.position - offset, to - offset);
+        run.blocks.push(i);
+      } else {
+        flush();
+        run = { position: span.start, data: blockData, blocks: [i] };
+        if (!whole) flush();
+      }
+    }
+    flush();
+    return { runs, bad };
+  }
+
+  /** Bytes currently held for partly received blocks. */
+  get partialBytes(): number {
+    return this.state.partial.size * this.state.checksums.params.blockSize;
+  }
+
+  private checks(index: number, blockData: Uint8Array): boolean {
+    let input = blockData;
+    if (blockData.length < this.padded.length) {
+      // The short last block is checksummed zero padded, as zsyncmake does.
+      this.padded.fill(0);
+      this.padded.set(blockData, 0);
+      input = this.padded;
+    }
+    return this.state.checksums.strongEquals(index, this.hasher.digest(input));
+  }
+
+  private addPart(index: number, at: number, bytes: Uint8Array): PartialBlock {
+    let part = this.state.partial.get(index);
+    if (!part) {
+      if (this.partialBytes + this.state.checksums.params.blockSize > this.maxPartialBytes) {
+        throw new LimitExceededError('maxPartialBytes', `more than ${this.maxPartialBytes} bytes of partly received blocks`);
+      }
+      part = { data: Buffer.alloc(this.state.checksums.params.blockSize), have: [] };
+      this.state.partial.set(index, part);
+    }
+    part.data.set(bytes, at);
+    addInterval(part.have, at, at + bytes.length);
+    return part;
+  }
+}
+
+/** Adds [s, e) to a sorted list of disjoint intervals, merging what touches. */
+function addInterval(list: Array<[number, number]>, s: number, e: number): void {
+  if (e <= s) return;
+  const out: Array<[number, number]> = [];
+  let placed = false;
+  for (const [a, b] of list) {
+    if (b < s) out.push([a, b]);
+    else if (e < a) {
+      if (!placed) out.push([s, e]);
+      placed = true;
+      out.push([a, b]);
+    } else {
+      s = Math.min(s, a);
+      e = Math.max(e, b);
+    }
+  }
+  if (!placed) out.push([s, e]);
+  out.sort((p, q) => p[0] - q[0]);
+  list.length = 0;
+  list.push(...out);
+}
+
+function covers(part: PartialBlock, size: number): boolean {
+  const first = part.have[0];
+  return part.have.length === 1 && first !== undefined && first[0] === 0 && first[1] >= size;
+}

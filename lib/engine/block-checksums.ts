@@ -1,0 +1,62 @@
+import { weakMask } from '../checksums/rsum.js';
+import { InvalidArgumentError } from '../errors.js';
+import { blockCountOf, validateParams, type ChecksumParams } from './params.js';
+
+/** Whole-file digests, lowercase hex, as a control file's `SHA-1:` / `File-Hash:` give them. */
+export interface FileHashes {
+  sha1?: string;
+  sha256?: string;
+}
+
+/**
+ * The checksums of every block of a target file, truncated as its control file
+ * stores them: what a client knows of the file before it has any of it.
+ * Memory: 4 + strongBytes bytes per block.
+ */
+export class BlockChecksums {
+  readonly params: ChecksumParams;
+  readonly blockCount: number;
+  /** Per block: the stored part of the packed rsum, masked, as int32. */
+  readonly weak: Int32Array;
+  /** Per block: the first `strongBytes` of the strong digest, back to back. */
+  readonly strong: Uint8Array;
+  readonly fileHashes: FileHashes;
+
+  constructor(params: ChecksumParams, weak: Int32Array, strong: Uint8Array, fileHashes: FileHashes = {}) {
+    validateParams(params);
+    const blockCount = blockCountOf(params);
+    if (weak.length !== blockCount || strong.length !== blockCount * params.strongBytes) {
+      throw new InvalidArgumentError(`expected checksums for ${blockCount} blocks, got ${weak.length} weak and ${strong.length / params.strongBytes} strong`);
+    }
+    const mask = weakMask(params.weakBytes);
+    for (let i = 0; i < weak.length; i++) weak[i] = weak[i]! & mask;
+    this.params = params;
+    this.blockCount = blockCount;
+    this.weak = weak;
+    this.strong = strong;
+    this.fileHashes = fileHashes;
+  }
+
+  /** An empty set of the right size, to be filled with `set()`. */
+  static allocate(params: ChecksumParams, fileHashes: FileHashes = {}): BlockChecksums {
+    const n = blockCountOf(params);
+    return new BlockChecksums(params, new Int32Array(n), new Uint8Array(n * params.strongBytes), fileHashes);
+  }
+
+  /** Records block `index`: its packed rsum and its strong digest (truncated here). */
+  set(index: number, weak: number, strong: Uint8Array): void {
+    this.weak[index] = weak & weakMask(this.params.weakBytes);
+    const n = this.params.strongBytes;
+    if (strong.length < n) throw new InvalidArgumentError(`strong checksum of block ${index} has ${strong.length} bytes, need ${n}`);
+    this.strong.set(strong.subarray(0, n), index * n);
+  }
+
+  /** True when the first strongBytes of `digest` equal block `index`'s stored strong sum. */
+  strongEquals(index: number, digest: Uint8Array): boolean {
+    const n = this.params.strongBytes;
+    const s = this.strong;
+    const base = index * n;
+    for (let i = 0; i < n; i++) if (s[base + i] !== digest[i]) return false;
+    return true;
+  }
+}

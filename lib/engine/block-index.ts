@@ -1,0 +1,83 @@
+import type { BlockChecksums } from './block-checksums.js';
+
+// Multipliers of a multiplicative (Fibonacci) hash: the top bits of the product
+// are well mixed, so bucket and filter positions are taken from the top.
+const K0 = 0x9e3779b1 | 0;
+const K1 = 0x85ebca77 | 0;
+
+/**
+ * The lookup key of a window: its stored weak sum and, when seqMatches is 2, the
+ * stored weak sum of the window after it. The matcher inlines this expression.
+ */
+export function lookupKey(w0: number, w1: number): number {
+  return Math.imul(w0, K0) ^ Math.imul(w1, K1);
+}
+
+/** Filter bits per indexed block: about 1 in 32 windows that match nothing passes the filter. */
+const FILTER_BITS_PER_BLOCK = 32;
+const MIN_FILTER_BITS = 10;
+const MAX_FILTER_BITS = 27; // 16 MiB of filter at most, reached at 4 million blocks
+
+/**
+ * The matcher's lookup structure, sized to the block count (zsync's table has a
+ * fixed maximum size, which is why its scan of big files slows down sharply):
+ *
+ * - a bit filter on the lookup key, the cheap negative test made at every byte;
+ * - buckets of block ids by key, stored as one flat array (counting sort), each
+ *   bucket in ascending block order, as zsync walks its hash chains.
+ *
+ * With seqMatches 2 a key covers a block and its successor, so the last block
+ * has no key and is found only as the continuation of a run (as in zsync).
+ * Blocks the target state already has are dropped from their bucket the next
+ * time it is walked, so a run of identical blocks costs nothing once found.
+ */
+export class BlockIndex {
+  readonly checksums: BlockChecksums;
+  readonly filter: Int32Array;
+  /** A key's filter bit is `key >>> filterShift`. */
+  readonly filterShift: number;
+  /** A key's bucket is `key >>> tableShift`. */
+  readonly tableShift: number;
+  /** Bucket b holds entries[bucketStart[b] .. bucketEnd[b]). */
+  readonly bucketStart: Uint32Array;
+  readonly bucketEnd: Uint32Array;
+  readonly entries: Int32Array;
+
+  constructor(checksums: BlockChecksums) {
+    this.checksums = checksums;
+    const { weak, blockCount } = checksums;
+    const pairs = checksums.params.seqMatches === 2;
+    const indexed = pairs ? Math.max(0, blockCount - 1) : blockCount;
+
+    const filterBits = Math.min(MAX_FILTER_BITS, Math.max(MIN_FILTER_BITS, Math.ceil(Math.log2(indexed * FILTER_BITS_PER_BLOCK + 1))));
+    this.filterShift = 32 - filterBits;
+    this.filter = new Int32Array(2 ** (filterBits - 5));
+
+    const tableBits = Math.max(1, Math.ceil(Math.log2(indexed + 1)));
+    this.tableShift = 32 - tableBits;
+    const tableSize = 2 ** tableBits;
+    this.bucketStart = new Uint32Array(tableSize + 1);
+    this.bucketEnd = new Uint32Array(tableSize);
+    this.entries = new Int32Array(indexed);
+
+    const keys = new Int32Array(indexed);
+    for (let id = 0; id < indexed; id++) {
+      const key = lookupKey(weak[id]!, pairs ? weak[id + 1]! : 0);
+      keys[id] = key;
+      const bit = key >>> this.filterShift;
+      this.filter[bit >>> 5]! |= 1 << (bit & 31);
+      this.bucketStart[(key >>> this.tableShift) + 1]!++;
+    }
+    for (let b = 0; b < tableSize; b++) this.bucketStart[b + 1]! += this.bucketStart[b]!;
+    this.bucketEnd.set(this.bucketStart.subarray(0, tableSize));
+    for (let id = 0; id < indexed; id++) {
+      const b = keys[id]! >>> this.tableShift;
+      this.entries[this.bucketEnd[b]!++] = id;
+    }
+  }
+
+  /** Number of blocks that can be found by lookup (all but the last when seqMatches is 2). */
+  get indexedCount(): number {
+    return this.entries.length;
+  }
+}
