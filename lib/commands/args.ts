@@ -5,7 +5,10 @@ import { InvalidArgumentError } from '../errors.js';
  * node:util's parseArgs (options before or after positionals), with its errors
  * turned into InvalidArgumentError so the CLI answers them with exit code 2.
  */
-export function parseCommandLine<T extends ParseArgsConfig['options']>(argv: string[], options: T) {
+type Options = NonNullable<ParseArgsConfig['options']>;
+type Parsed<T extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>>;
+
+export function parseCommandLine<T extends Options>(argv: string[], options: T): Parsed<T> {
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (err) {
