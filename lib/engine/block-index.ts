@@ -42,6 +42,8 @@ export class BlockIndex {
   readonly bucketStart: Uint32Array;
   readonly bucketEnd: Uint32Array;
   readonly entries: Int32Array;
+  /** The lookup key of each entry, beside it: the hot loop rejects a filter false positive without a call. */
+  readonly keys: Int32Array;
 
   constructor(checksums: BlockChecksums) {
     this.checksums = checksums;
@@ -59,6 +61,7 @@ export class BlockIndex {
     this.bucketStart = new Uint32Array(tableSize + 1);
     this.bucketEnd = new Uint32Array(tableSize);
     this.entries = new Int32Array(indexed);
+    this.keys = new Int32Array(indexed);
 
     const keys = new Int32Array(indexed);
     for (let id = 0; id < indexed; id++) {
@@ -72,6 +75,7 @@ export class BlockIndex {
     this.bucketEnd.set(this.bucketStart.subarray(0, tableSize));
     for (let id = 0; id < indexed; id++) {
       const b = keys[id]! >>> this.tableShift;
+      this.keys[this.bucketEnd[b]!] = keys[id]!;
       this.entries[this.bucketEnd[b]!++] = id;
     }
   }

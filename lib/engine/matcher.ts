@@ -2,7 +2,7 @@ import { rsumBlock, weakMask } from '../checksums/rsum.js';
 import { strongHasher, type StrongHasher } from '../checksums/strong.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { BlockChecksums } from './block-checksums.js';
-import type { BlockIndex } from './block-index.js';
+import { lookupKey, type BlockIndex } from './block-index.js';
 import { log2Exact } from './params.js';
 import { TargetState } from './target-state.js';
 
@@ -77,12 +77,10 @@ export class Matcher {
   private x = 0;
   /** Seed offset of buf[0]. */
   private base = 0;
-  /** Whether a0..b1 hold the rsums of the windows at x (and x + bs). */
+  /** Whether `sums` holds the rsums of the windows at x (and x + bs). */
   private valid = false;
-  private a0 = 0;
-  private b0 = 0;
-  private a1 = 0;
-  private b1 = 0;
+  /** a and b of the window at x, then (for pairs) of the window at x + bs. */
+  private readonly sums = new Int32Array(4);
   /** The target block to try first at x, continuing a run of matches; -1 for none. */
   private next = -1;
   private ended = false;
@@ -151,72 +149,46 @@ export class Matcher {
     const shift = this.shift;
     const pairs = this.pairs;
     const mask = this.mask;
-    const filter = this.index.filter;
-    const filterShift = this.index.filterShift;
+    const index = this.index;
+    const sums = this.sums;
     let x = this.x;
-    let valid = this.valid;
-    let a0 = this.a0;
-    let b0 = this.b0;
-    let a1 = this.a1;
-    let b1 = this.b1;
 
     while (x < limit) {
-      if (!valid) {
-        const r0 = rsumBlock(buf, x, bs);
-        a0 = r0 >>> 16;
-        b0 = r0 & 0xffff;
-        if (pairs) {
-          const r1 = rsumBlock(buf, x + bs, bs);
-          a1 = r1 >>> 16;
-          b1 = r1 & 0xffff;
-        }
-        valid = true;
+      if (!this.valid) {
+        setSums(sums, 0, rsumBlock(buf, x, bs));
+        if (pairs) setSums(sums, 2, rsumBlock(buf, x + bs, bs));
+        this.valid = true;
       }
-      const w0 = ((a0 << 16) | b0) & mask;
       let jump = 0;
-      if (this.next >= 0) jump = this.tryContinuation(x, w0, emit);
+      if (this.next >= 0) jump = this.tryContinuation(x, ((sums[0]! << 16) | sums[1]!) & mask, emit);
       if (jump === 0) {
-        const w1 = pairs ? ((a1 << 16) | b1) & mask : 0;
-        const key = Math.imul(w0, 0x9e3779b1 | 0) ^ Math.imul(w1, 0x85ebca77 | 0); // lookupKey(w0, w1), inlined
-        const bit = key >>> filterShift;
-        if ((filter[bit >>> 5]! & (1 << (bit & 31))) !== 0) jump = this.tryBucket(x, key, w0, w1, emit);
-      }
-      if (jump !== 0) {
-        x += jump * bs;
-        if (this.state.complete) {
-          x = limit;
-          this.ended = true; // nothing more to find in this seed
-          break;
+        // Roll on to the next window whose key passes the filter: the hot loop.
+        x = pairs ? rollPairs(buf, x, limit, bs, shift, mask, index, sums) : rollSingle(buf, x, limit, bs, shift, mask, index, sums);
+        if (x >= limit) break;
+        const w0 = ((sums[0]! << 16) | sums[1]!) & mask;
+        const w1 = pairs ? ((sums[2]! << 16) | sums[3]!) & mask : 0;
+        jump = this.tryBucket(x, lookupKey(w0, w1), w0, w1, emit);
+        if (jump === 0) {
+          roll(buf, x, bs, shift, pairs, sums);
+          x++;
+          continue;
         }
-        if (pairs && jump === 1 && x < limit) {
-          // The window after a continued block is the one we already sum as r1.
-          a0 = a1;
-          b0 = b1;
-          const r1 = rsumBlock(buf, x + bs, bs);
-          a1 = r1 >>> 16;
-          b1 = r1 & 0xffff;
-        } else {
-          valid = false;
-        }
-        continue;
       }
-      const oc = buf[x]!;
-      const nc = buf[x + bs]!;
-      a0 = (a0 + nc - oc) & 0xffff;
-      b0 = (b0 + a0 - (oc << shift)) & 0xffff;
-      if (pairs) {
-        const nn = buf[x + 2 * bs]!;
-        a1 = (a1 + nn - nc) & 0xffff;
-        b1 = (b1 + a1 - (nc << shift)) & 0xffff;
+      x += jump * bs;
+      if (this.state.complete) {
+        x = limit; // nothing more to find in this seed
+        break;
       }
-      x++;
+      if (pairs && jump === 1 && x < limit) {
+        // The window after a continued block is the one already summed as r1.
+        sums[0] = sums[2]!;
+        sums[1] = sums[3]!;
+        setSums(sums, 2, rsumBlock(buf, x + bs, bs));
+      } else {
+        this.valid = false;
+      }
     }
     this.x = x;
-    this.valid = valid;
-    this.a0 = a0;
-    this.b0 = b0;
-    this.a1 = a1;
-    this.b1 = b1;
   }
 
   /** Tries the window at x as the continuation of the last run of matches. */
@@ -239,7 +211,7 @@ export class Matcher {
   private tryBucket(x: number, key: number, w0: number, w1: number, emit: (match: BlockMatch) => void): number {
     this.stats.filterHits++;
     this.next = -1;
-    const { bucketStart, bucketEnd, entries, tableShift } = this.index;
+    const { bucketStart, bucketEnd, entries, keys, tableShift } = this.index;
     const { weak, blockCount } = this.checksums;
     const present = this.state.present;
     const pairs = this.pairs;
@@ -254,6 +226,7 @@ export class Matcher {
     for (let r = kept; r < end; r++) {
       const id = entries[r]!;
       if (present[id] === 1) continue; // found since: drop it from the bucket
+      keys[kept] = keys[r]!;
       entries[kept++] = id;
       if (weak[id] !== w0 || (pairs && weak[id + 1] !== w1)) continue;
       d0 ??= this.digest(x);
@@ -299,4 +272,79 @@ export class Matcher {
     this.buf.copy(out, 0, x, x + this.bs);
     return out;
   }
+}
+
+function setSums(sums: Int32Array, at: number, packed: number): void {
+  sums[at] = packed >>> 16;
+  sums[at + 1] = packed & 0xffff;
+}
+
+/** Moves the window(s) at x one byte on. */
+function roll(buf: Buffer, x: number, bs: number, shift: number, pairs: boolean, sums: Int32Array): void {
+  const oc = buf[x]!;
+  const nc = buf[x + bs]!;
+  sums[0] = (sums[0]! + nc - oc) & 0xffff;
+  sums[1] = (sums[1]! + sums[0]! - (oc << shift)) & 0xffff;
+  if (pairs) {
+    const nn = buf[x + 2 * bs]!;
+    sums[2] = (sums[2]! + nn - nc) & 0xffff;
+    sums[3] = (sums[3]! + sums[2]! - (nc << shift)) & 0xffff;
+  }
+}
+
+// The two hot loops: roll the rsums byte by byte until a window's key passes the
+// filter and some bucket entry has exactly that key, or `limit`. Kept as small free functions, one per seqMatches, so the
+// JIT sees monomorphic, allocation-free code. They inline lookupKey.
+
+function rollSingle(buf: Buffer, x: number, limit: number, bs: number, shift: number, mask: number, index: BlockIndex, sums: Int32Array): number {
+  const { filter, filterShift, tableShift, bucketStart, bucketEnd, keys } = index;
+  let a0 = sums[0]!;
+  let b0 = sums[1]!;
+  for (; x < limit; x++) {
+    const key = Math.imul(((a0 << 16) | b0) & mask, 0x9e3779b1 | 0);
+    const bit = key >>> filterShift;
+    if ((filter[bit >>> 5]! & (1 << (bit & 31))) !== 0) {
+      const b = key >>> tableShift;
+      const end = bucketEnd[b]!;
+      let r = bucketStart[b]!;
+      while (r < end && keys[r] !== key) r++;
+      if (r < end) break;
+    }
+    const oc = buf[x]!;
+    a0 = (a0 + buf[x + bs]! - oc) & 0xffff;
+    b0 = (b0 + a0 - (oc << shift)) & 0xffff;
+  }
+  sums[0] = a0;
+  sums[1] = b0;
+  return x;
+}
+
+function rollPairs(buf: Buffer, x: number, limit: number, bs: number, shift: number, mask: number, index: BlockIndex, sums: Int32Array): number {
+  const { filter, filterShift, tableShift, bucketStart, bucketEnd, keys } = index;
+  let a0 = sums[0]!;
+  let b0 = sums[1]!;
+  let a1 = sums[2]!;
+  let b1 = sums[3]!;
+  for (; x < limit; x++) {
+    const key = Math.imul(((a0 << 16) | b0) & mask, 0x9e3779b1 | 0) ^ Math.imul(((a1 << 16) | b1) & mask, 0x85ebca77 | 0);
+    const bit = key >>> filterShift;
+    if ((filter[bit >>> 5]! & (1 << (bit & 31))) !== 0) {
+      const b = key >>> tableShift;
+      const end = bucketEnd[b]!;
+      let r = bucketStart[b]!;
+      while (r < end && keys[r] !== key) r++;
+      if (r < end) break;
+    }
+    const oc = buf[x]!;
+    const nc = buf[x + bs]!;
+    a0 = (a0 + nc - oc) & 0xffff;
+    b0 = (b0 + a0 - (oc << shift)) & 0xffff;
+    a1 = (a1 + buf[x + 2 * bs]! - nc) & 0xffff;
+    b1 = (b1 + a1 - (nc << shift)) & 0xffff;
+  }
+  sums[0] = a0;
+  sums[1] = b0;
+  sums[2] = a1;
+  sums[3] = b1;
+  return x;
 }
