@@ -19,9 +19,20 @@ export function rsumBlock(data: Uint8Array, start: number, blockSize: number): n
   // position from its own to the end of the block, i.e. (L - i) times. Zero
   // padding past `end` adds nothing to a, but every padded position adds a to b.
   // Sums are folded to 16 bits every 64 KiB, before b could outgrow a double's
-  // exact integers (blocks may be up to 16 MiB).
-  for (let i = start; i < end; ) {
+  // exact integers (blocks may be up to 16 MiB). Four bytes a step: b gains the
+  // four running sums at once, which halves the dependent additions.
+  let i = start;
+  while (i < end) {
     const stop = Math.min(end, i + 0x10000);
+    const stop4 = stop - ((stop - i) & 3);
+    for (; i < stop4; i += 4) {
+      const c0 = data[i]!;
+      const c1 = data[i + 1]!;
+      const c2 = data[i + 2]!;
+      const c3 = data[i + 3]!;
+      b += 4 * a + 4 * c0 + 3 * c1 + 2 * c2 + c3;
+      a += c0 + c1 + c2 + c3;
+    }
     for (; i < stop; i++) {
       a += data[i]!;
       b += a;

@@ -59,10 +59,11 @@ export class BlockAssembler {
     if (!Number.isSafeInteger(offset) || offset < 0 || (data.length > 0 && offset >= length)) {
       throw new OutOfRangeError(`data at offset ${offset} lies outside the target (length ${length})`);
     }
-    // Bytes past the end of the target cannot belong to it.
-    const end = Math.min(offset + data.length, length);
     const runs: AssembledRun[] = [];
     const bad: BlockChecksumError[] = [];
+    if (data.length === 0) return { runs, bad };
+    // Bytes past the end of the target cannot belong to it.
+    const end = Math.min(offset + data.length, length);
     let run: AssembledRun | undefined;
     const flush = (): void => {
       if (run) runs.push(run);
