@@ -1,0 +1,120 @@
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { ZsyncError } from '../errors.js';
+import { HttpError } from './errors.js';
+
+export interface HttpClientOptions {
+  /** Sockets per host, kept alive between requests. Default 4. */
+  maxSockets?: number;
+  /** Extra CA certificates (PEM) trusted besides Node's store and NODE_EXTRA_CA_CERTS. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** Accept any certificate (zsync's --no-check-certificate spirit). Default false. */
+  insecure?: boolean;
+  /** Abort a request whose socket has been idle this long (ms). Default 10 000. */
+  stallTimeoutMs?: number;
+  /** Redirects followed at most. Default 5. */
+  maxRedirects?: number;
+  /** Headers sent with every request (User-Agent, Authorization...). */
+  headers?: Record<string, string>;
+}
+
+/** An aborted operation, by the caller's AbortSignal. */
+export class AbortedError extends ZsyncError {
+  constructor(cause?: unknown) {
+    super('ERR_ZSYNC_ABORTED', 'aborted', { cause });
+  }
+}
+
+const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET']);
+
+/**
+ * GET requests over keep-alive agents, redirects followed, a stall timeout, and
+ * trust that only ever adds to Node's: the default store, NODE_EXTRA_CA_CERTS,
+ * plus `ca`. A certificate error is final (never retried around).
+ */
+export class HttpClient {
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+  private readonly stallTimeoutMs: number;
+  private readonly maxRedirects: number;
+  private readonly headers: Record<string, string>;
+
+  constructor(options: HttpClientOptions = {}) {
+    const maxSockets = options.maxSockets ?? 4;
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets });
+    const tlsOptions: https.AgentOptions = { keepAlive: true, maxSockets };
+    if (options.ca !== undefined) {
+      // Passing `ca` replaces Node's list, so rebuild it whole: roots, the extra
+      // file Node would have added, and ours.
+      const extra = process.env.NODE_EXTRA_CA_CERTS ? [readFileSync(process.env.NODE_EXTRA_CA_CERTS)] : [];
+      tlsOptions.ca = [...rootCertificates, ...extra, ...(Array.isArray(options.ca) ? options.ca : [options.ca])];
+    }
+    if (options.insecure === true) tlsOptions.rejectUnauthorized = false;
+    this.httpsAgent = new https.Agent(tlsOptions);
+    this.stallTimeoutMs = options.stallTimeoutMs ?? 10_000;
+    this.maxRedirects = options.maxRedirects ?? 5;
+    this.headers = { 'user-agent': 'zsync-streams/0.1', ...options.headers };
+  }
+
+  /**
+   * Starts a GET and resolves with the response (after redirects) and its final
+   * URL. The body must be consumed or destroyed by the caller.
+   */
+  async get(url: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<{ response: IncomingMessage; url: string }> {
+    let current = url;
+    for (let hop = 0; ; hop++) {
+      const response = await this.once(current, headers, signal);
+      const status = response.statusCode ?? 0;
+      const location = response.headers.location;
+      if (status >= 300 && status < 400 && status !== 304 && location !== undefined) {
+        response.resume();
+        if (hop >= this.maxRedirects) throw new HttpError('ERR_ZSYNC_HTTP_REDIRECTS', `more than ${this.maxRedirects} redirects from ${url}`, { url, status });
+        current = new URL(location, current).toString();
+        continue;
+      }
+      return { response, url: current };
+    }
+  }
+
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  private once(url: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+    const target = new URL(url);
+    const isHttps = target.protocol === 'https:';
+    if (!isHttps && target.protocol !== 'http:') {
+      return Promise.reject(new HttpError('ERR_ZSYNC_HTTP_PROTOCOL', `unsupported protocol ${target.protocol} in ${url}`, { url }));
+    }
+    if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason));
+    return new Promise((resolve, reject) => {
+      const request = (isHttps ? https : http).request(target, {
+        method: 'GET',
+        agent: isHttps ? this.httpsAgent : this.httpAgent,
+        headers: { ...this.headers, ...headers },
+        ...(signal ? { signal } : {}),
+      });
+      request.setTimeout(this.stallTimeoutMs, () => {
+        request.destroy(new HttpError('ERR_ZSYNC_HTTP_STALL', `no data from ${url} for ${this.stallTimeoutMs} ms`, { url, retryable: true }));
+      });
+      request.once('response', resolve);
+      request.once('error', (err) => reject(classify(err, url, signal)));
+      request.end();
+    });
+  }
+}
+
+/** Turns a socket/TLS error into a coded HttpError that says whether a retry may help. */
+export function classify(err: unknown, url: string, signal?: AbortSignal): Error {
+  if (err instanceof ZsyncError) return err;
+  if (signal?.aborted) return new AbortedError(signal.reason);
+  const e = err as NodeJS.ErrnoException;
+  const code = e.code ?? '';
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ALTNAME|UNABLE_TO_GET_ISSUER/.test(code)) {
+    return new HttpError('ERR_ZSYNC_TLS', `TLS certificate check failed for ${url}: ${e.message}`, { url, retryable: false, cause: err });
+  }
+  return new HttpError('ERR_ZSYNC_HTTP_NETWORK', `network error from ${url}: ${e.message}`, { url, retryable: RETRYABLE_CODES.has(code) || /socket hang up|aborted/i.test(e.message), cause: err });
+}
