@@ -16,8 +16,10 @@ export interface HttpClientOptions {
   stallTimeoutMs?: number;
   /** Redirects followed at most. Default 5. */
   maxRedirects?: number;
-  /** Headers sent with every request (User-Agent, Authorization...). */
+  /** Headers sent with every request (User-Agent...). */
   headers?: Record<string, string>;
+  /** HTTP basic credentials by host (`host` or `host:port`), as `user:password` (zsync's -A). */
+  auth?: Record<string, string>;
 }
 
 /** An aborted operation, by the caller's AbortSignal. */
@@ -40,6 +42,7 @@ export class HttpClient {
   private readonly stallTimeoutMs: number;
   private readonly maxRedirects: number;
   private readonly headers: Record<string, string>;
+  private readonly auth: Record<string, string>;
 
   constructor(options: HttpClientOptions = {}) {
     const maxSockets = options.maxSockets ?? 4;
@@ -56,6 +59,7 @@ export class HttpClient {
     this.stallTimeoutMs = options.stallTimeoutMs ?? 10_000;
     this.maxRedirects = options.maxRedirects ?? 5;
     this.headers = { 'user-agent': 'zsync-streams/0.1', ...options.headers };
+    this.auth = options.auth ?? {};
   }
 
   /**
@@ -90,11 +94,14 @@ export class HttpClient {
       return Promise.reject(new HttpError('ERR_ZSYNC_HTTP_PROTOCOL', `unsupported protocol ${target.protocol} in ${url}`, { url }));
     }
     if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason));
+    // Credentials go only to the host they were given for (and survive no redirect elsewhere).
+    const credentials = this.auth[target.host] ?? this.auth[target.hostname];
+    const authorization: Record<string, string> = credentials === undefined ? {} : { authorization: `Basic ${Buffer.from(credentials).toString('base64')}` };
     return new Promise((resolve, reject) => {
       const request = (isHttps ? https : http).request(target, {
         method: 'GET',
         agent: isHttps ? this.httpsAgent : this.httpAgent,
-        headers: { ...this.headers, ...headers },
+        headers: { ...this.headers, ...authorization, ...headers },
         ...(signal ? { signal } : {}),
       });
       request.setTimeout(this.stallTimeoutMs, () => {

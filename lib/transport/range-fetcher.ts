@@ -86,6 +86,7 @@ export class HttpRangeFetcher {
     if (options.stallTimeoutMs !== undefined) clientOptions.stallTimeoutMs = options.stallTimeoutMs;
     if (options.headers !== undefined) clientOptions.headers = options.headers;
     if (options.maxRedirects !== undefined) clientOptions.maxRedirects = options.maxRedirects;
+    if (options.auth !== undefined) clientOptions.auth = options.auth;
     this.client = new HttpClient(clientOptions);
     const maxRanges = options.maxRangesPerRequest ?? 32;
     // Mirrors are tried in a random order, as zsync does, to spread the load.

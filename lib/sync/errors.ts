@@ -1,0 +1,24 @@
+import { ZsyncError } from '../errors.js';
+
+/** The assembled file does not have the whole-file hash the control file names. */
+export class FileHashMismatchError extends ZsyncError {
+  constructor(algorithm: string, expected: string, actual: string) {
+    super('ERR_ZSYNC_FILE_HASH_MISMATCH', `checksum mismatch: ${algorithm} of the result is ${actual}, the control file says ${expected}`);
+  }
+}
+
+/** The sync ended with blocks that no seed held and no source delivered. */
+export class IncompleteError extends ZsyncError {
+  readonly missingBlocks: number;
+  constructor(missingBlocks: number, why: string) {
+    super('ERR_ZSYNC_INCOMPLETE', `${missingBlocks} blocks could not be obtained: ${why}`);
+    this.missingBlocks = missingBlocks;
+  }
+}
+
+/** The control file could not be read or fetched (zsync's exit code 3). */
+export class ControlFileUnavailableError extends ZsyncError {
+  constructor(where: string, cause: unknown) {
+    super('ERR_ZSYNC_CONTROL_UNAVAILABLE', `cannot read the control file ${where}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}

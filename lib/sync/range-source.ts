@@ -1,0 +1,59 @@
+import { once } from 'node:events';
+import { open } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { pipeline } from 'node:stream/promises';
+import type { RemoteChunk } from '../engine/block-assembler.js';
+import { BlockReader } from '../engine/block-reader.js';
+import type { ByteRange } from '../engine/target-state.js';
+import { TruncatedInputError } from '../errors.js';
+import { HttpRangeFetcher, type FetchStats, type RangeFetcherOptions } from '../transport/range-fetcher.js';
+import { HttpError } from '../transport/errors.js';
+
+/** Where missing ranges come from: HTTP mirrors, or a local file (a file: URL). */
+export interface RangeSource {
+  fetch(ranges: readonly ByteRange[], deliver: (chunk: RemoteChunk) => Promise<void>): Promise<FetchStats>;
+}
+
+/**
+ * Picks the source for a control file's URLs (already resolved to absolute):
+ * its http(s) URLs as mirrors when it has any, else its first file: URL.
+ */
+export function rangeSourceFor(urls: readonly string[], options: RangeFetcherOptions & { length: number }): RangeSource {
+  const web = urls.filter((u) => /^https?:/i.test(u));
+  if (web.length > 0) return new HttpRangeFetcher(web, options);
+  const file = urls.find((u) => u.startsWith('file:'));
+  if (file !== undefined) return new LocalFileSource(fileURLToPath(file), options.length);
+  throw new HttpError('ERR_ZSYNC_NO_URL', urls.length === 0 ? 'the control file names no URL for the data' : `no usable URL among ${urls.join(', ')}`, { url: urls[0] ?? '' });
+}
+
+/** Reads the ranges straight from a local copy of the target. */
+export class LocalFileSource implements RangeSource {
+  constructor(private readonly path: string, private readonly length: number) {}
+
+  async fetch(ranges: readonly ByteRange[], deliver: (chunk: RemoteChunk) => Promise<void>): Promise<FetchStats> {
+    const stats: FetchStats = { requests: 0, bytesOnWire: 0, payloadBytes: 0, retries: 0, adaptations: [] };
+    const handle = await open(this.path, 'r');
+    try {
+      const { size } = await handle.stat();
+      if (size !== this.length) throw new TruncatedInputError(`${this.path} has ${size} bytes, the control file says ${this.length}`);
+      await pipeline(new BlockReader(handle, { blockSize: 1, length: size }, { ranges }), async (chunks: AsyncIterable<RemoteChunk>) => {
+        for await (const chunk of chunks) {
+          stats.requests++;
+          stats.bytesOnWire += chunk.data.length;
+          stats.payloadBytes += chunk.data.length;
+          await deliver(chunk);
+        }
+      });
+    } finally {
+      await handle.close();
+    }
+    return stats;
+  }
+}
+
+/** A deliver function writing into a Writable with backpressure; several producers may share it. */
+export function writerDeliver(sink: NodeJS.WritableStream): (chunk: RemoteChunk) => Promise<void> {
+  return async (chunk) => {
+    if (!sink.write(chunk as unknown as Uint8Array)) await once(sink as unknown as NodeJS.EventEmitter, 'drain');
+  };
+}

@@ -1,0 +1,253 @@
+/**
+ * zsync(): bring a local file up to date from a .zsync, as the zsync client does,
+ * safely: the result is built in OUTPUT.part and replaces OUTPUT only once its
+ * whole-file hash is right.
+ */
+import { EventEmitter } from 'node:events';
+import { createReadStream } from 'node:fs';
+import { link, open, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { transform } from 'through2';
+import { BlockIndex } from './engine/block-index.js';
+import { LocalPatcherStream } from './engine/local-patcher-stream.js';
+import { MatcherStream } from './engine/matcher-stream.js';
+import { blockSpan } from './engine/params.js';
+import { RemotePatcherStream } from './engine/remote-patcher-stream.js';
+import { TargetState } from './engine/target-state.js';
+import { fileHashesOf } from './control-file/header.js';
+import { loadControlFile } from './sync/control-source.js';
+import { IncompleteError } from './sync/errors.js';
+import { verifyFileHashes } from './sync/file-digest.js';
+import { defaultOutputName } from './sync/output-name.js';
+import { rangeSourceFor, writerDeliver } from './sync/range-source.js';
+import { HttpClient } from './transport/http-client.js';
+import type { RangeFetcherOptions } from './transport/range-fetcher.js';
+
+export interface ZsyncOptions extends Omit<RangeFetcherOptions, 'length'> {
+  /** The file to bring up to date. Default: the control file's Filename (a plain name only) in `directory`. */
+  output?: string;
+  /** Folder for a default output name. Default: the current folder. */
+  directory?: string;
+  /** Extra seeds (zsync's -i), read after OUTPUT.part and OUTPUT. */
+  seeds?: string[];
+  /** The URL a local .zsync came from (zsync's -u). Default: its own folder. */
+  url?: string;
+  /** Keep the .zsync in this file; next time only ask whether it changed (zsync's -k). */
+  keep?: string;
+  /** Keep the replaced file as OUTPUT.zs-old, as zsync does. Default true. */
+  keepOld?: boolean;
+  onProgress?: (progress: ZsyncProgress) => void;
+}
+
+export interface ZsyncProgress {
+  phase: 'control' | 'match' | 'fetch' | 'verify' | 'done';
+  /** Bytes done in this phase, of `total`. */
+  done: number;
+  total: number;
+  /** The seed being read, in the match phase. */
+  seed?: string;
+}
+
+export interface SeedReport {
+  path: string;
+  bytesRead: number;
+  /** Bytes of the target this seed supplied (blocks not already found in an earlier seed). */
+  bytesReused: number;
+  blocks: number;
+}
+
+export interface ZsyncResult {
+  ok: true;
+  output: string;
+  length: number;
+  bytesReused: number;
+  bytesFetched: number;
+  bytesOnWire: number;
+  requests: number;
+  retries: number;
+  seeds: SeedReport[];
+  /** Whole-file hashes checked, e.g. ['SHA-1']. */
+  verified: string[];
+  /** How the servers were found to behave (fallbacks taken). */
+  adaptations: string[];
+  seconds: { control: number; match: number; fetch: number; verify: number; total: number };
+}
+
+/** A sync in progress: emits 'progress' events; `run()` does the work. */
+export class Zsync extends EventEmitter {
+  constructor(private readonly control: string, private readonly options: ZsyncOptions = {}) {
+    super();
+    if (options.onProgress) this.on('progress', options.onProgress);
+  }
+
+  async run(): Promise<ZsyncResult> {
+    const o = this.options;
+    const t0 = performance.now();
+    const client = new HttpClient(clientOptions(o));
+    this.progress({ phase: 'control', done: 0, total: 0 });
+    const loadOptions: { url?: string; keep?: string; signal?: AbortSignal } = {};
+    if (o.url !== undefined) loadOptions.url = o.url;
+    if (o.keep !== undefined) loadOptions.keep = o.keep;
+    if (o.signal !== undefined) loadOptions.signal = o.signal;
+    const { header, checksums, baseUrl } = await loadControlFile(this.control, client, loadOptions).finally(() => client.close());
+    const params = checksums.params;
+    const output = resolve(o.directory ?? '.', o.output ?? defaultOutputName(header.filename, this.control));
+    const part = `${output}.part`;
+    const t1 = performance.now();
+
+    // Match every seed into a new working file; the old .part is itself a seed, so
+    // it is read before it is replaced.
+    const state = new TargetState(checksums);
+    const index = new BlockIndex(checksums);
+    const seeds = await existingFiles([part, output, ...(o.seeds ?? [])]);
+    const working = join(dirname(output), `.${basenameOf(output)}.zs-new-${process.pid}`);
+    const reports: SeedReport[] = [];
+    const handle = await open(working, 'w+');
+    let fetched = { requests: 0, bytesOnWire: 0, payloadBytes: 0, retries: 0, adaptations: [] as string[] };
+    let t2 = t1;
+    let t3 = t1;
+    try {
+      await handle.truncate(params.length);
+      for (const seed of seeds) {
+        if (state.complete) break;
+        reports.push(await this.matchSeed(seed.path, seed.size, index, state, handle));
+      }
+      await handle.sync();
+      await handle.close();
+      await rename(working, part);
+      t2 = performance.now();
+
+      if (!state.complete) {
+        const urls = header.urls.map((u) => new URL(u, baseUrl).toString());
+        const source = rangeSourceFor(urls, { ...fetcherOptions(o), length: params.length });
+        const out = await open(part, 'r+');
+        try {
+          const patcher = new RemotePatcherStream(state, out);
+          const finished = new Promise<void>((ok, fail) => {
+            patcher.once('finish', ok);
+            patcher.once('error', fail);
+          });
+          const missing = state.missingRanges();
+          const total = missing.reduce((n, r) => n + r.end - r.start, 0);
+          let done = 0;
+          const deliver = writerDeliver(patcher as unknown as NodeJS.WritableStream);
+          try {
+            fetched = await source.fetch(missing, async (chunk) => {
+              await deliver(chunk);
+              done += chunk.data.length;
+              this.progress({ phase: 'fetch', done, total });
+            });
+          } catch (err) {
+            patcher.destroy();
+            throw err;
+          }
+          patcher.end();
+          await finished;
+          await out.sync();
+        } finally {
+          await out.close();
+        }
+      }
+      t3 = performance.now();
+    } catch (err) {
+      await handle.close().catch(() => {});
+      await unlink(working).catch(() => {});
+      throw err;
+    }
+    if (!state.complete) throw new IncompleteError(state.missingCount, 'the sources did not deliver them');
+
+    this.progress({ phase: 'verify', done: 0, total: params.length });
+    const verified = await verifyFileHashes(part, fileHashesOf(header));
+    if (o.keepOld !== false && (await stat(output).catch(() => undefined))?.isFile()) {
+      await unlink(`${output}.zs-old`).catch(() => {});
+      await link(output, `${output}.zs-old`).catch(() => {});
+    }
+    await rename(part, output);
+    if (header.mtime) await utimes(output, header.mtime, header.mtime);
+    const t4 = performance.now();
+    this.progress({ phase: 'done', done: params.length, total: params.length });
+
+    const bytesReused = reports.reduce((n, r) => n + r.bytesReused, 0);
+    return {
+      ok: true,
+      output,
+      length: params.length,
+      bytesReused,
+      bytesFetched: fetched.payloadBytes,
+      bytesOnWire: fetched.bytesOnWire,
+      requests: fetched.requests,
+      retries: fetched.retries,
+      seeds: reports,
+      verified,
+      adaptations: fetched.adaptations,
+      seconds: { control: sec(t0, t1), match: sec(t1, t2), fetch: sec(t2, t3), verify: sec(t3, t4), total: sec(t0, t4) },
+    };
+  }
+
+  private async matchSeed(path: string, size: number, index: BlockIndex, state: TargetState, out: import('node:fs/promises').FileHandle): Promise<SeedReport> {
+    const params = index.checksums.params;
+    const matcher = new MatcherStream(index, { state });
+    let bytesRead = 0;
+    let bytesReused = 0;
+    let blocks = 0;
+    const count = transform((chunk: Buffer, _enc, cb) => {
+      bytesRead += chunk.length;
+      this.progress({ phase: 'match', done: bytesRead, total: size, seed: path });
+      cb(null, chunk);
+    });
+    const tally = transform({ objectMode: true }, (m: { index: number }, _enc, cb) => {
+      const span = blockSpan(params, m.index);
+      bytesReused += span.end - span.start;
+      blocks++;
+      cb(null, m);
+    });
+    await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), count, matcher, tally, new LocalPatcherStream(out, params));
+    return { path, bytesRead, bytesReused, blocks };
+  }
+
+  private progress(p: ZsyncProgress): void {
+    this.emit('progress', p);
+  }
+}
+
+/** Brings `options.output` up to date from the .zsync at `control` (a URL or a path). */
+export function zsync(control: string, options: ZsyncOptions = {}): Promise<ZsyncResult> {
+  return new Zsync(control, options).run();
+}
+
+async function existingFiles(paths: string[]): Promise<Array<{ path: string; size: number }>> {
+  const out: Array<{ path: string; size: number }> = [];
+  const seen = new Set<string>();
+  for (const p of paths) {
+    const abs = resolve(p);
+    if (seen.has(abs)) continue;
+    seen.add(abs);
+    const info = await stat(abs).catch(() => undefined);
+    if (info?.isFile()) out.push({ path: abs, size: info.size });
+  }
+  return out;
+}
+
+function basenameOf(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+function sec(a: number, b: number): number {
+  return Math.round(b - a) / 1000;
+}
+
+function clientOptions(o: ZsyncOptions): import('./transport/http-client.js').HttpClientOptions {
+  const c: import('./transport/http-client.js').HttpClientOptions = {};
+  if (o.ca !== undefined) c.ca = o.ca;
+  if (o.insecure !== undefined) c.insecure = o.insecure;
+  if (o.headers !== undefined) c.headers = o.headers;
+  if (o.stallTimeoutMs !== undefined) c.stallTimeoutMs = o.stallTimeoutMs;
+  if (o.auth !== undefined) c.auth = o.auth;
+  return c;
+}
+
+function fetcherOptions(o: ZsyncOptions): Omit<RangeFetcherOptions, 'length'> {
+  const { output: _output, directory: _directory, seeds: _seeds, url: _url, keep: _keep, keepOld: _keepOld, onProgress: _onProgress, ...rest } = o;
+  return rest;
+}
