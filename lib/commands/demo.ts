@@ -1,30 +1,24 @@
 import { createHash, createCipheriv } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { BlockIndex } from '../engine/block-index.js';
-import { BlockReader } from '../engine/block-reader.js';
-import { ChecksumCollector } from '../engine/checksum-collector.js';
-import { ChecksumStream } from '../engine/checksum-stream.js';
-import type { BlockChecksums } from '../engine/block-checksums.js';
-import type { ChecksumRecord } from '../engine/checksummer.js';
-import { LocalPatcherStream } from '../engine/local-patcher-stream.js';
-import { MatcherStream } from '../engine/matcher-stream.js';
-import { RemotePatcherStream } from '../engine/remote-patcher-stream.js';
-import { defaultBlockSize } from '../engine/params.js';
+import { createRangeServer } from '../transport/range-server.js';
+import { zsync } from '../zsync.js';
+import { zsyncmake } from '../zsyncmake.js';
 import { integerOption, parseCommandLine } from './args.js';
 
-export const summary = 'run a whole sync locally on generated files and report what it saved';
+export const summary = 'make, serve and sync a sample file over HTTP on this machine, and report what it saved';
 export const usage = `Usage: zsync-streams demo [--size MIB] [--keep]
 
-Makes an old and a new file (the new one with about 1% edited in scattered
-places), computes the new file's block checksums, finds the blocks the old
-file already has, copies those, reads the rest from the new file (standing in
-for a server), and checks the result byte for byte by SHA-1.
+The whole job end to end, on built-in defaults: makes two versions of a sample
+file (the new one with about 1% edited in scattered places), makes the new
+one's .zsync, serves both with the built-in server on a free loopback port,
+syncs the old version to the new one over HTTP, checks the result by SHA-1,
+and prints what was reused and what was fetched.
 
-  --size MIB   size of the generated files (default 64)
+  --size MIB   size of the sample file (default 64)
   --keep       keep the temporary folder and print its path`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -34,72 +28,52 @@ export async function run(argv: string[]): Promise<number> {
   });
   const sizeMiB = integerOption('size', values.size, 64);
   const dir = await mkdtemp(join(tmpdir(), 'zsync-streams-demo-'));
+  const server = createRangeServer({ root: join(dir, 'server') });
   try {
-    const oldPath = join(dir, 'old.bin');
-    const newPath = join(dir, 'new.bin');
-    const outPath = join(dir, 'out.bin');
+    const serverDir = join(dir, 'server');
+    const clientDir = join(dir, 'client');
+    await mkdir(serverDir);
+    await mkdir(clientDir);
     const { oldData, newData } = syntheticPair(sizeMiB * 1048576);
-    await writeFile(oldPath, oldData);
-    await writeFile(newPath, newData);
-    const t0 = performance.now();
+    await writeFile(join(serverDir, 'sample.bin'), newData);
+    await writeFile(join(clientDir, 'sample.bin'), oldData);
+    const say = (line: string): boolean => process.stdout.write(`${line}\n`);
+    say(`made      sample.bin: old ${mb(oldData.length)} MB, new ${mb(newData.length)} MB (about 1% edited)`);
 
-    const checksums = await checksumsOf(newPath, defaultBlockSize(newData.length));
-    const t1 = performance.now();
+    let t = performance.now();
+    const made = await zsyncmake(join(serverDir, 'sample.bin'), { urls: 'sample.bin', output: join(serverDir, 'sample.bin.zsync') });
+    say(`zsyncmake sample.bin.zsync: ${made.params.length ? Math.ceil(made.params.length / made.params.blockSize) : 0} blocks of ${made.params.blockSize} bytes in ${seconds(t)} s`);
 
-    const index = new BlockIndex(checksums);
-    const matcher = new MatcherStream(index);
-    const out = await open(outPath, 'w+');
-    try {
-      await pipeline(createReadStream(oldPath, { highWaterMark: 1 << 20 }), matcher, new LocalPatcherStream(out, checksums.params));
-      const t2 = performance.now();
-      const missing = matcher.missingRanges();
-      const source = await open(newPath, 'r');
-      try {
-        await pipeline(new BlockReader(source, checksums.params, { ranges: missing }), new RemotePatcherStream(matcher.state, out));
-      } finally {
-        await source.close();
-      }
-      const t3 = performance.now();
-      const fetched = missing.reduce((n, r) => n + r.end - r.start, 0);
-      await out.truncate(checksums.params.length);
-      await out.close();
-      const sha1 = await sha1Of(outPath);
-      const ok = sha1 === checksums.fileHashes.sha1;
-      const mb = (n: number): string => (n / 1e6).toFixed(2);
-      const s = (a: number, b: number): string => ((b - a) / 1000).toFixed(2);
-      process.stdout.write([
-        `target      ${mb(newData.length)} MB in ${checksums.blockCount} blocks of ${checksums.params.blockSize} bytes`,
-        `checksums   ${s(t0, t1)} s`,
-        `seed scan   ${s(t1, t2)} s, ${matcher.stats.blocksFound} blocks reused (${mb(checksums.params.length - fetched)} MB)`,
-        `"download"  ${s(t2, t3)} s, ${missing.length} ranges, ${mb(fetched)} MB (${((100 * fetched) / newData.length).toFixed(2)}% of the file)`,
-        `result      SHA-1 ${sha1} ${ok ? 'matches' : 'DOES NOT MATCH'} the target`,
-        values.keep ? `files kept in ${dir}` : '',
-      ].filter(Boolean).join('\n') + '\n');
-      return ok ? 0 : 1;
-    } finally {
-      await out.close().catch(() => {});
-    }
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sample.bin.zsync`;
+    say(`serving   ${url}`);
+
+    t = performance.now();
+    const result = await zsync(url, { directory: clientDir });
+    const total = result.length;
+    say(`zsync     ${seconds(t)} s: reused ${mb(result.bytesReused)} MB from the old file, fetched ${mb(result.bytesFetched)} MB ` +
+      `(${((100 * result.bytesFetched) / Math.max(1, total)).toFixed(2)}% of the file) in ${result.requests} requests, ${mb(result.bytesOnWire)} MB on the wire`);
+    say(`          phases: match ${result.seconds.match} s, fetch ${result.seconds.fetch} s, verify ${result.seconds.verify} s`);
+    const got = createHash('sha1').update(await readFile(result.output)).digest('hex');
+    const want = createHash('sha1').update(newData).digest('hex');
+    say(`result    ${result.verified.join(', ')} verified; SHA-1 ${got} ${got === want ? 'matches' : 'DOES NOT MATCH'} the new file`);
+    say(`used ${result.bytesReused} local, fetched ${result.bytesFetched}`);
+    if (values.keep) say(`files kept in ${dir}`);
+    return got === want ? 0 : 1;
   } finally {
+    server.close();
+    server.closeAllConnections();
     if (!values.keep) await rm(dir, { recursive: true, force: true });
   }
 }
 
-async function checksumsOf(path: string, blockSize: number): Promise<BlockChecksums> {
-  const collector = new ChecksumCollector();
-  let result: BlockChecksums | undefined;
-  await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), new ChecksumStream({ blockSize }), async (records: AsyncIterable<ChecksumRecord>) => {
-    for await (const r of records) {
-      if (r.kind === 'block') collector.add(r);
-      else result = collector.finish(r);
-    }
-  });
-  return result!;
+function mb(n: number): string {
+  return (n / 1e6).toFixed(2);
 }
 
-async function sha1Of(path: string): Promise<string> {
-  const hash = createHash('sha1');
-  await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), hash);
-  return hash.digest('hex');
+function seconds(since: number): string {
+  return ((performance.now() - since) / 1000).toFixed(2);
 }
 
 /** Deterministic pseudo-random old file, and a new one with ~1% edited: inserts, deletes, overwrites. */

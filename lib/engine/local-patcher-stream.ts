@@ -10,14 +10,20 @@ export interface LocalBlock {
 }
 
 export interface LocalPatcherOptions {
-  /** Blocks buffered before backpressure; consecutive ones are written together. Default 64. */
+  /** Bytes of consecutive blocks gathered into one write. Default 1 MiB. */
+  writeBufferSize?: number;
+  /** Blocks buffered before backpressure. Default 64. */
   highWaterMark?: number;
 }
 
+type Callback = (error?: Error | null) => void;
+
 /**
  * Matched blocks in, written at `index * blockSize` through a positional writer
- * (the last block cut to the file's length). Runs of consecutive blocks that
- * arrive together are merged into one write.
+ * (the last block cut to the file's length). A seed that matches mostly in
+ * order yields long runs of consecutive blocks: they are gathered in one buffer
+ * of `writeBufferSize` bytes and written together, so a 2 KiB block does not
+ * cost a write (and a thread-pool round trip) of its own.
  */
 export class LocalPatcherStream extends Writable {
   /** Bytes written to the output. */
@@ -25,44 +31,68 @@ export class LocalPatcherStream extends Writable {
   private readonly output: PositionalWriter;
   private readonly params: Pick<ChecksumParams, 'blockSize' | 'length'>;
   private readonly blockCount: number;
+  private readonly run: Buffer;
+  /** The run being gathered: target position of run[0], bytes in it, next block index it takes. */
+  private runStart = 0;
+  private runLength = 0;
+  private runNext = -1;
 
   constructor(output: PositionalWriter, params: Pick<ChecksumParams, 'blockSize' | 'length'>, options: LocalPatcherOptions = {}) {
     super({ objectMode: true, highWaterMark: options.highWaterMark ?? 64 });
     this.output = output;
     this.params = params;
     this.blockCount = blockCountOf(params);
+    this.run = Buffer.allocUnsafe(Math.max(params.blockSize, options.writeBufferSize ?? 1 << 20));
   }
 
-  override _write(block: LocalBlock, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.writeRuns([block]).then(() => callback(), callback);
-  }
-
-  override _writev(chunks: Array<{ chunk: LocalBlock }>, callback: (error?: Error | null) => void): void {
-    this.writeRuns(chunks.map((c) => c.chunk)).then(() => callback(), callback);
-  }
-
-  private async writeRuns(blocks: LocalBlock[]): Promise<void> {
-    let i = 0;
-    while (i < blocks.length) {
-      // Gather a run of consecutive indices: one write instead of many.
-      let j = i + 1;
-      while (j < blocks.length && blocks[j]!.index === blocks[j - 1]!.index + 1) j++;
-      const run = blocks.slice(i, j);
-      const parts: Uint8Array[] = [];
-      for (const block of run) {
-        if (!Number.isInteger(block.index) || block.index < 0 || block.index >= this.blockCount) {
-          throw new OutOfRangeError(`block ${block.index} is not a block of the target (0..${this.blockCount - 1})`);
-        }
-        const { start, end } = blockSpan(this.params, block.index);
-        if (block.data.length < end - start) {
-          throw new OutOfRangeError(`block ${block.index} has ${block.data.length} bytes, needs ${end - start}`);
-        }
-        parts.push(block.data.subarray(0, end - start));
-      }
-      const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-      await writeFully(this.output, data, run[0]!.index * this.params.blockSize);
-      this.bytesWritten += data.length;
-      i = j;
+  override _write(block: LocalBlock, _encoding: BufferEncoding, callback: Callback): void {
+    let data: Uint8Array;
+    try {
+      data = this.bytesOf(block);
+    } catch (err) {
+      callback(err as Error);
+      return;
     }
+    if (block.index === this.runNext && this.runLength + data.length <= this.run.length) {
+      this.append(block.index, data);
+      callback();
+      return;
+    }
+    this.flush().then(() => {
+      this.runStart = block.index * this.params.blockSize;
+      this.append(block.index, data);
+      callback();
+    }, callback);
+  }
+
+  override _final(callback: Callback): void {
+    this.flush().then(() => callback(), callback);
+  }
+
+  private append(index: number, data: Uint8Array): void {
+    this.run.set(data, this.runLength);
+    this.runLength += data.length;
+    this.runNext = index + 1;
+  }
+
+  private async flush(): Promise<void> {
+    if (this.runLength === 0) return;
+    const data = this.run.subarray(0, this.runLength);
+    this.runLength = 0;
+    this.runNext = -1;
+    await writeFully(this.output, data, this.runStart);
+    this.bytesWritten += data.length;
+  }
+
+  /** The bytes of `block` that belong in the file, after checking it is a block of the target. */
+  private bytesOf(block: LocalBlock): Uint8Array {
+    if (!Number.isInteger(block.index) || block.index < 0 || block.index >= this.blockCount) {
+      throw new OutOfRangeError(`block ${block.index} is not a block of the target (0..${this.blockCount - 1})`);
+    }
+    const { start, end } = blockSpan(this.params, block.index);
+    if (block.data.length < end - start) {
+      throw new OutOfRangeError(`block ${block.index} has ${block.data.length} bytes, needs ${end - start}`);
+    }
+    return block.data.subarray(0, end - start);
   }
 }
