@@ -11,6 +11,7 @@ describe('zsync-streams CLI', () => {
     const { stdout } = await run(process.execPath, [CLI, '--help']);
     expect(stdout).to.match(/Usage: zsync-streams <command>/);
     expect(stdout).to.match(/^\s+demo\s/m);
+    for (const name of ['make', 'sync', 'serve']) expect(stdout).to.match(new RegExp(`^\\s+${name}\\s`, 'm'));
   });
 
   it('an unknown command exits 2 and says so', async () => {
@@ -22,6 +23,6 @@ describe('zsync-streams CLI', () => {
 
   it('demo syncs generated files end to end and verifies the SHA-1', async () => {
     const { stdout } = await run(process.execPath, [CLI, 'demo', '--size', '4']);
-    expect(stdout).to.match(/SHA-1 [0-9a-f]{40} matches the target/);
+    expect(stdout).to.match(/SHA-1 [0-9a-f]{40} matches the new file/);
   });
 });

@@ -1,4 +1,5 @@
 import type { BlockChecksums } from './block-checksums.js';
+import type { TargetState } from './target-state.js';
 
 // Multipliers of a multiplicative (Fibonacci) hash: the top bits of the product
 // are well mixed, so bucket and filter positions are taken from the top.
@@ -11,6 +12,18 @@ const K1 = 0x85ebca77 | 0;
  */
 export function lookupKey(w0: number, w1: number): number {
   return Math.imul(w0, K0) ^ Math.imul(w1, K1);
+}
+
+/** A target state's working view of the index (see BlockIndex.lookupFor). */
+export interface BucketLookup {
+  readonly filter: Int32Array;
+  readonly filterShift: number;
+  readonly tableShift: number;
+  readonly bucketStart: Uint32Array;
+  /** Live end of each bucket: entries found by this state are dropped in place. */
+  readonly bucketEnd: Uint32Array;
+  readonly entries: Int32Array;
+  readonly keys: Int32Array;
 }
 
 /** Filter bits per indexed block: about 1 in 32 windows that match nothing passes the filter. */
@@ -28,8 +41,11 @@ const MAX_FILTER_BITS = 27; // 16 MiB of filter at most, reached at 4 million bl
  *
  * With seqMatches 2 a key covers a block and its successor, so the last block
  * has no key and is found only as the continuation of a run (as in zsync).
- * Blocks the target state already has are dropped from their bucket the next
- * time it is walked, so a run of identical blocks costs nothing once found.
+ *
+ * The index itself never changes, so one index serves any number of target
+ * states. Each state gets its own working copy of the buckets (`lookupFor`),
+ * from which the blocks that state already has are dropped as the matcher walks
+ * them, so a run of identical blocks costs nothing once found.
  */
 export class BlockIndex {
   readonly checksums: BlockChecksums;
@@ -44,6 +60,7 @@ export class BlockIndex {
   readonly entries: Int32Array;
   /** The lookup key of each entry, beside it: the hot loop rejects a filter false positive without a call. */
   readonly keys: Int32Array;
+  private readonly lookups = new WeakMap<TargetState, BucketLookup>();
 
   constructor(checksums: BlockChecksums) {
     this.checksums = checksums;
@@ -78,6 +95,24 @@ export class BlockIndex {
       this.keys[this.bucketEnd[b]!] = keys[id]!;
       this.entries[this.bucketEnd[b]!++] = id;
     }
+  }
+
+  /** The buckets as one target state sees them: its own copy, pruned as its blocks are found. */
+  lookupFor(state: TargetState): BucketLookup {
+    let lookup = this.lookups.get(state);
+    if (!lookup) {
+      lookup = {
+        filter: this.filter,
+        filterShift: this.filterShift,
+        tableShift: this.tableShift,
+        bucketStart: this.bucketStart,
+        bucketEnd: this.bucketEnd.slice(),
+        entries: this.entries.slice(),
+        keys: this.keys.slice(),
+      };
+      this.lookups.set(state, lookup);
+    }
+    return lookup;
   }
 
   /** Number of blocks that can be found by lookup (all but the last when seqMatches is 2). */

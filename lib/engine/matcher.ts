@@ -2,7 +2,7 @@ import { rsumBlock, weakMask } from '../checksums/rsum.js';
 import { strongHasher, type StrongHasher } from '../checksums/strong.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { BlockChecksums } from './block-checksums.js';
-import { lookupKey, type BlockIndex } from './block-index.js';
+import { lookupKey, type BlockIndex, type BucketLookup } from './block-index.js';
 import { log2Exact } from './params.js';
 import { TargetState } from './target-state.js';
 
@@ -60,7 +60,7 @@ export class Matcher {
   readonly state: TargetState;
   readonly stats: MatcherStats = { seedBytes: 0, filterHits: 0, strongChecks: 0, blocksFound: 0 };
 
-  private readonly index: BlockIndex;
+  private readonly lookup: BucketLookup;
   private readonly checksums: BlockChecksums;
   private readonly hasher: StrongHasher;
   private readonly bs: number;
@@ -86,12 +86,12 @@ export class Matcher {
   private ended = false;
 
   constructor(index: BlockIndex, options: MatcherOptions = {}) {
-    this.index = index;
     this.checksums = index.checksums;
     this.state = options.state ?? new TargetState(index.checksums);
     if (this.state.checksums !== index.checksums) {
       throw new InvalidArgumentError('the target state belongs to other checksums than the index');
     }
+    this.lookup = index.lookupFor(this.state);
     const params = this.checksums.params;
     this.hasher = strongHasher(params.strongAlgorithm);
     this.bs = params.blockSize;
@@ -149,7 +149,7 @@ export class Matcher {
     const shift = this.shift;
     const pairs = this.pairs;
     const mask = this.mask;
-    const index = this.index;
+    const lookup = this.lookup;
     const sums = this.sums;
     let x = this.x;
 
@@ -163,7 +163,7 @@ export class Matcher {
       if (this.next >= 0) jump = this.tryContinuation(x, ((sums[0]! << 16) | sums[1]!) & mask, emit);
       if (jump === 0) {
         // Roll on to the next window whose key passes the filter: the hot loop.
-        x = pairs ? rollPairs(buf, x, limit, bs, shift, mask, index, sums) : rollSingle(buf, x, limit, bs, shift, mask, index, sums);
+        x = pairs ? rollPairs(buf, x, limit, bs, shift, mask, lookup, sums) : rollSingle(buf, x, limit, bs, shift, mask, lookup, sums);
         if (x >= limit) break;
         const w0 = ((sums[0]! << 16) | sums[1]!) & mask;
         const w1 = pairs ? ((sums[2]! << 16) | sums[3]!) & mask : 0;
@@ -211,7 +211,7 @@ export class Matcher {
   private tryBucket(x: number, key: number, w0: number, w1: number, emit: (match: BlockMatch) => void): number {
     this.stats.filterHits++;
     this.next = -1;
-    const { bucketStart, bucketEnd, entries, keys, tableShift } = this.index;
+    const { bucketStart, bucketEnd, entries, keys, tableShift } = this.lookup;
     const { weak, blockCount } = this.checksums;
     const present = this.state.present;
     const pairs = this.pairs;
@@ -296,8 +296,8 @@ function roll(buf: Buffer, x: number, bs: number, shift: number, pairs: boolean,
 // filter and some bucket entry has exactly that key, or `limit`. Kept as small free functions, one per seqMatches, so the
 // JIT sees monomorphic, allocation-free code. They inline lookupKey.
 
-function rollSingle(buf: Buffer, x: number, limit: number, bs: number, shift: number, mask: number, index: BlockIndex, sums: Int32Array): number {
-  const { filter, filterShift, tableShift, bucketStart, bucketEnd, keys } = index;
+function rollSingle(buf: Buffer, x: number, limit: number, bs: number, shift: number, mask: number, lookup: BucketLookup, sums: Int32Array): number {
+  const { filter, filterShift, tableShift, bucketStart, bucketEnd, keys } = lookup;
   let a0 = sums[0]!;
   let b0 = sums[1]!;
   for (; x < limit; x++) {
@@ -319,8 +319,8 @@ function rollSingle(buf: Buffer, x: number, limit: number, bs: number, shift: nu
   return x;
 }
 
-function rollPairs(buf: Buffer, x: number, limit: number, bs: number, shift: number, mask: number, index: BlockIndex, sums: Int32Array): number {
-  const { filter, filterShift, tableShift, bucketStart, bucketEnd, keys } = index;
+function rollPairs(buf: Buffer, x: number, limit: number, bs: number, shift: number, mask: number, lookup: BucketLookup, sums: Int32Array): number {
+  const { filter, filterShift, tableShift, bucketStart, bucketEnd, keys } = lookup;
   let a0 = sums[0]!;
   let b0 = sums[1]!;
   let a1 = sums[2]!;

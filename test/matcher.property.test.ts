@@ -1,0 +1,200 @@
+/**
+ * The matcher finds exactly the blocks zsync 0.6.2 would, at the same seed
+ * offsets: held to the brute-force reference (test/reference-matcher.ts) over
+ * random targets, random edits of them and random chunkings. If this
+ * regresses, a sync either fetches blocks the seed had (slower, still correct)
+ * or, worse, places seed bytes where they do not belong; and several seeds (-i
+ * given more than once) no longer add up to what zsync finds.
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import { blockChecksumsSync, getInstructionsSync } from '../lib/pyzsync-api.js';
+import { BlockIndex } from '../lib/engine/block-index.js';
+import { MatcherStream } from '../lib/engine/matcher-stream.js';
+import { TargetState } from '../lib/engine/target-state.js';
+import { blocksToRanges } from '../lib/engine/params.js';
+import type { BlockChecksums } from '../lib/engine/block-checksums.js';
+import type { BlockMatch } from '../lib/engine/matcher.js';
+import { referenceMatch, type ReferenceMatch } from './reference-matcher.js';
+import { chunksOf, prng, randomChunks, randomMaxChunk, syncCaseArb, between, type SyncCase } from './generators.js';
+
+const SMALL_BLOCKS = [16, 32, 64, 128, 256];
+const BIG_BLOCKS = [2048, 4096];
+
+/** Mostly small blocks (fast); now and then 2048 or 4096 with 64-72 blocks. */
+const caseArb: fc.Arbitrary<SyncCase> = fc.oneof(
+  { weight: 30, arbitrary: syncCaseArb(SMALL_BLOCKS, 64, 200) },
+  { weight: 1, arbitrary: syncCaseArb(BIG_BLOCKS, 64, 72) },
+);
+
+/** Hash lengths over the whole allowed range: short ones make weak and strong collisions common. */
+const hashArb = fc.record({
+  seqMatches: fc.constantFrom<1 | 2>(1, 2),
+  weakBytes: fc.integer({ min: 1, max: 4 }),
+  strongBytes: fc.integer({ min: 1, max: 16 }),
+});
+
+function checksumsOf(c: SyncCase, h: { seqMatches: 1 | 2; weakBytes: number; strongBytes: number }): BlockChecksums {
+  return blockChecksumsSync(c.target, { blockSize: c.blockSize, ...h });
+}
+
+/** Feeds one seed through a MatcherStream in random chunks; returns its matches. */
+async function streamMatches(index: BlockIndex, state: TargetState, seed: Buffer, rand: () => number): Promise<{ matches: BlockMatch[]; stream: MatcherStream }> {
+  const bs = index.checksums.params.blockSize;
+  // Small buffers force the window to be carried across many refills.
+  const bufferSize = [0, between(rand, 1, 8 * bs), 1 << 20][rand() % 3]!;
+  const stream = new MatcherStream(index, { state, bufferSize });
+  const matches: BlockMatch[] = [];
+  await pipeline(
+    chunksOf(randomChunks(seed, rand, randomMaxChunk(rand, bs, seed.length))),
+    stream,
+    new Writable({ objectMode: true, write(m: BlockMatch, _e, cb) { matches.push(m); cb(); } }),
+  );
+  return { matches, stream };
+}
+
+const strip = (ms: ReadonlyArray<{ index: number; seedOffset: number }>): ReferenceMatch[] => ms.map(({ index, seedOffset }) => ({ index, seedOffset }));
+
+/** The seed's window at x, zero padded past its end. */
+function windowAt(seed: Uint8Array, x: number, bs: number): Buffer {
+  const w = Buffer.alloc(bs);
+  if (x < seed.length) w.set(seed.subarray(x, Math.min(x + bs, seed.length)));
+  return w;
+}
+
+function complement(blockCount: number, found: Iterable<number>): number[] {
+  const s = new Set(found);
+  const out: number[] = [];
+  for (let i = 0; i < blockCount; i++) if (!s.has(i)) out.push(i);
+  return out;
+}
+
+describe('Matcher against the brute-force reference (property)', function () {
+  this.timeout(240_000);
+
+  it('getInstructionsSync finds the same blocks at the same seed offsets, in the same order, as the reference', () => {
+    fc.assert(
+      fc.property(caseArb, hashArb, (c, h) => {
+        const checksums = checksumsOf(c, h);
+        const expected = referenceMatch(checksums, [c.seed]);
+        const got = getInstructionsSync(c.seed, checksums);
+        expect(strip(got.local)).to.deep.equal(expected);
+        expect(got.remote).to.deep.equal(complement(checksums.blockCount, expected.map((m) => m.index)));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('MatcherStream, fed in random chunks with a small or large buffer, emits what the reference finds, with the seed bytes of each window', async () => {
+    await fc.assert(
+      fc.asyncProperty(caseArb, hashArb, async (c, h) => {
+        const checksums = checksumsOf(c, h);
+        const expected = referenceMatch(checksums, [c.seed]);
+        const index = new BlockIndex(checksums);
+        const { matches, stream } = await streamMatches(index, new TargetState(checksums), c.seed, prng(c.rngSeed));
+        expect(strip(matches)).to.deep.equal(expected);
+        for (const m of matches) {
+          expect(Buffer.from(m.data.subarray(0, c.blockSize)).equals(windowAt(c.seed, m.seedOffset, c.blockSize)), `data of block ${m.index}`).to.equal(true);
+        }
+        const missing = complement(checksums.blockCount, expected.map((m) => m.index));
+        expect(stream.missingBlocks()).to.deep.equal(missing);
+        expect(stream.missingRanges()).to.deep.equal(blocksToRanges(checksums.params, missing));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('several seeds on one TargetState find what one reference run over all of them finds, and no block twice', async () => {
+    const twoSeeds = fc.tuple(caseArb, fc.array(fc.integer({ min: 0, max: 1 << 30 }), { minLength: 1, maxLength: 3 }));
+    await fc.assert(
+      fc.asyncProperty(twoSeeds, hashArb, async ([c, cuts], h) => {
+        // The seeds: pieces of the one edited seed (each a separate file), so that
+        // together they hold what the single seed held, split at random offsets.
+        const points = [...new Set(cuts.map((x) => x % (c.seed.length + 1)))].sort((a, b) => a - b);
+        const seeds: Buffer[] = [];
+        let prev = 0;
+        for (const p of [...points, c.seed.length]) {
+          seeds.push(c.seed.subarray(prev, p));
+          prev = p;
+        }
+        seeds.push(c.target.subarray(0, Math.floor(c.target.length / 2))); // and a last one with half the target
+        const checksums = checksumsOf(c, h);
+        const expected = referenceMatch(checksums, seeds);
+
+        const index = new BlockIndex(checksums);
+        const state = new TargetState(checksums);
+        const rand = prng(c.rngSeed);
+        const got: ReferenceMatch[] = [];
+        const seen = new Set<number>();
+        for (const seed of seeds) {
+          const before = new Set(seen);
+          const { matches } = await streamMatches(index, state, seed, rand);
+          for (const m of matches) {
+            expect(before.has(m.index), `block ${m.index} found again by a later seed`).to.equal(false);
+            expect(seen.has(m.index), `block ${m.index} found twice in one seed`).to.equal(false);
+            seen.add(m.index);
+          }
+          got.push(...strip(matches));
+        }
+        expect(got).to.deep.equal(expected);
+        expect(state.missingBlocks()).to.deep.equal(complement(checksums.blockCount, seen));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('getInstructionsSync with a shared state equals the reference over the same seeds', () => {
+    fc.assert(
+      fc.property(syncCaseArb(SMALL_BLOCKS, 64, 120), hashArb, (c, h) => {
+        const checksums = checksumsOf(c, h);
+        const seeds = [c.seed, c.target];
+        const expected = referenceMatch(checksums, seeds);
+        const first = getInstructionsSync(seeds[0]!, checksums);
+        const second = getInstructionsSync(seeds[1]!, checksums, { state: first.state });
+        expect(strip([...first.local, ...second.local])).to.deep.equal(expected);
+        expect(second.remote).to.deep.equal(complement(checksums.blockCount, expected.map((m) => m.index)));
+        expect(second.state).to.equal(first.state);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('with seqMatches 1 and full-length sums, a block is found exactly when its bytes sit at a seed offset not inside an earlier match', () => {
+    // A check of the reference's own reading of the rules, by content alone.
+    fc.assert(
+      fc.property(syncCaseArb(SMALL_BLOCKS, 64, 100), (c) => {
+        const bs = c.blockSize;
+        const checksums = blockChecksumsSync(c.target, { blockSize: bs, seqMatches: 1, weakBytes: 4, strongBytes: 16 });
+        const { local } = getInstructionsSync(c.seed, checksums);
+        const contentOf = (i: number): string => windowAt(c.target, i * bs, bs).subarray(0, bs).toString('hex');
+        const idsByContent = new Map<string, number[]>();
+        for (let i = 0; i < checksums.blockCount; i++) {
+          const k = windowAt(c.target, i * bs, bs).toString('hex');
+          idsByContent.set(k, [...(idsByContent.get(k) ?? []), i]);
+        }
+        // Found blocks: the seed window holds their (padded) content.
+        const foundAt = new Map<number, number>();
+        for (const m of local) {
+          expect(windowAt(c.seed, m.seedOffset, bs).toString('hex')).to.equal(contentOf(m.index));
+          foundAt.set(m.index, m.seedOffset);
+        }
+        // Scanned offsets: all but those strictly inside a match's window.
+        const skipped = new Uint8Array(c.seed.length);
+        for (const m of local) skipped.fill(1, m.seedOffset + 1, m.seedOffset + bs);
+        const violations: string[] = [];
+        for (let x = 0; x < c.seed.length; x++) {
+          if (skipped[x] === 1) continue;
+          for (const id of idsByContent.get(windowAt(c.seed, x, bs).toString('hex')) ?? []) {
+            const at = foundAt.get(id);
+            if (at === undefined) violations.push(`block ${id} is at seed offset ${x} but was not found`);
+            else if (at > x) violations.push(`block ${id} is at seed offset ${x} but was found later, at ${at}`);
+          }
+        }
+        expect(violations).to.deep.equal([]);
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
