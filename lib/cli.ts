@@ -5,6 +5,9 @@
  */
 import { ZsyncError } from './errors.js';
 import * as demo from './commands/demo.js';
+import * as serve from './commands/serve.js';
+import * as sync from './commands/sync.js';
+import * as make from './commands/make.js';
 
 interface Command {
   summary: string;
@@ -13,6 +16,9 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
+  make,
+  sync,
+  serve,
   demo,
 };
 

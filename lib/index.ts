@@ -19,3 +19,23 @@ export { RemotePatcherStream, type RemotePatcherOptions } from './engine/remote-
 export { BlockReader, DEFAULT_READ_CHUNK, type BlockReaderOptions } from './engine/block-reader.js';
 export { MemoryFile, readFully, writeFully, type PositionalReader, type PositionalWriter } from './engine/positional.js';
 export * from './pyzsync-api.js';
+export { ControlFileError, ControlFileLimitError, type ControlFileErrorKind } from './control-file/errors.js';
+export {
+  HeaderParser, formatHeader, formatMTime, parseMTime, compareVersions, checksumParamsOf, fileHashesOf, READER_VERSION, WRITER_VERSION,
+  type ControlHeader, type FileHash, type HeaderFields, type LinePosition,
+} from './control-file/header.js';
+export { ControlFileParser, parseControlFileBuffer, DEFAULT_CONTROL_FILE_LIMITS, type ControlFile, type ControlFileParserOptions } from './control-file/parser.js';
+export { ControlFileParserStream, parseControlFile } from './control-file/parse-stream.js';
+export { ControlFileEncoder, type ControlFileHeaderOptions } from './control-file/encoder.js';
+export { SpillingSpool, DEFAULT_MAX_SPOOL_MEMORY, type RecordSpool, type SpillingSpoolOptions } from './control-file/spool.js';
+export { ControlFileWriter, SpooledControlFileOutput, type ControlFileWriterOptions } from './control-file/writer.js';
+export { ZsyncMakeStream, type ZsyncMakeStreamOptions } from './control-file/make-stream.js';
+export { zsyncmake, readControlFile, type ZsyncMakeOptions, type ZsyncMakeResult } from './zsyncmake.js';
+export { zsync, Zsync, type ZsyncOptions, type ZsyncProgress, type ZsyncResult, type SeedReport } from './zsync.js';
+export { FileHashMismatchError, IncompleteError, ControlFileUnavailableError } from './sync/errors.js';
+export { HttpError, MultipartError } from './transport/errors.js';
+export { HttpClient, AbortedError, type HttpClientOptions } from './transport/http-client.js';
+export { HttpRangeFetcher, type FetchStats, type RangeFetcherOptions } from './transport/range-fetcher.js';
+export { MultipartByterangesParser, type MultipartParserOptions } from './transport/multipart-parser.js';
+export { createRangeServer, type RangeServerOptions } from './transport/range-server.js';
+export { parseContentRange, type ContentRange } from './transport/content-range.js';

@@ -1,0 +1,111 @@
+/**
+ * Turns a ChecksumStream's records into control-file bytes, without streams:
+ * records are packed untruncated into pages (the hash lengths depend on the
+ * file's length, known only at the summary), the summary gives the header, and
+ * each page is then cut down to the stored record size.
+ */
+import { InvalidArgumentError } from '../errors.js';
+import type { BlockRecord, ChecksumSummary } from '../engine/checksummer.js';
+import type { HashLengthOptions } from '../engine/checksum-collector.js';
+import { defaultHashLengths, validateParams, type ChecksumParams } from '../engine/params.js';
+import { formatHeader, type HeaderFields } from './header.js';
+import { fullRecordBytes, truncateRecords, writeFullRecord } from './records.js';
+
+/** What goes in the header besides what the records and summary give. */
+export interface ControlFileHeaderOptions {
+  /** `Filename:`; zsyncmake writes the input file's base name. None by default. */
+  filename?: string;
+  /** `MTime:`, written only with a `filename`, as zsyncmake does. */
+  mtime?: Date;
+  /** `URL:` lines, in order. None by default. */
+  urls?: readonly string[];
+  /** Overrides of zsyncmake 0.6.2's hash lengths for the file's length. */
+  hashLengths?: HashLengthOptions;
+}
+
+/** Records packed per page; a page of MD4 records is 80 KiB. */
+const RECORDS_PER_PAGE = 4096;
+
+export class ControlFileEncoder {
+  /** Set by finish(). */
+  params: ChecksumParams | undefined;
+  private readonly options: ControlFileHeaderOptions;
+  private digestBytes = 0;
+  private page: Buffer | undefined;
+  private pageUsed = 0;
+  private count = 0;
+
+  constructor(options: ControlFileHeaderOptions = {}) {
+    this.options = options;
+  }
+
+  /** Bytes of one record in the pages: 4 of rsum and the whole digest. */
+  get pageRecordBytes(): number {
+    return fullRecordBytes(this.digestBytes);
+  }
+
+  /** Packs one record; returns a page when one is full, to be stored until finish(). */
+  add(record: BlockRecord): Buffer | undefined {
+    if (this.params) throw new InvalidArgumentError('block record after the summary');
+    if (record.index !== this.count) throw new InvalidArgumentError(`block record ${record.index} out of order (expected ${this.count})`);
+    if (this.count === 0) this.digestBytes = record.strong.length;
+    else if (record.strong.length !== this.digestBytes) throw new InvalidArgumentError(`block ${record.index} has a ${record.strong.length}-byte digest, the others ${this.digestBytes}`);
+    const size = fullRecordBytes(this.digestBytes);
+    this.page ??= Buffer.allocUnsafe(size * RECORDS_PER_PAGE);
+    writeFullRecord(this.page, this.pageUsed, record.weak, record.strong, this.digestBytes);
+    this.pageUsed += size;
+    this.count++;
+    return this.pageUsed === this.page.length ? this.takePage() : undefined;
+  }
+
+  /**
+   * Ends the records: returns the header bytes and the last, partly filled page
+   * (if any) to store after the others. The hash lengths are zsyncmake's for the
+   * file's length unless overridden.
+   */
+  finish(summary: ChecksumSummary): { header: Buffer; lastPage: Buffer | undefined } {
+    if (this.params) throw new InvalidArgumentError('summary given twice');
+    if (summary.blockCount !== this.count) throw new InvalidArgumentError(`summary counts ${summary.blockCount} blocks, got ${this.count} records`);
+    const defaults = defaultHashLengths(summary.length, summary.blockSize);
+    const lengths = this.options.hashLengths ?? {};
+    const params: ChecksumParams = {
+      blockSize: summary.blockSize,
+      length: summary.length,
+      seqMatches: lengths.seqMatches ?? defaults.seqMatches,
+      weakBytes: lengths.weakBytes ?? defaults.weakBytes,
+      strongBytes: lengths.strongBytes ?? defaults.strongBytes,
+      strongAlgorithm: summary.strongAlgorithm,
+    };
+    validateParams(params);
+    if (this.count > 0 && params.strongBytes > this.digestBytes) throw new InvalidArgumentError(`strongBytes ${params.strongBytes} is more than the ${this.digestBytes}-byte digest`);
+    this.params = params;
+    const fields: HeaderFields = {
+      blockSize: params.blockSize,
+      length: params.length,
+      seqMatches: params.seqMatches,
+      weakBytes: params.weakBytes,
+      strongBytes: params.strongBytes,
+      strongAlgorithm: params.strongAlgorithm,
+      urls: this.options.urls ?? [],
+      sha1: summary.sha1,
+    };
+    if (this.options.filename !== undefined) fields.filename = this.options.filename;
+    if (this.options.mtime !== undefined) fields.mtime = this.options.mtime;
+    if (summary.sha256 !== undefined) fields.sha256 = summary.sha256;
+    return { header: Buffer.from(formatHeader(fields), 'utf8'), lastPage: this.pageUsed > 0 ? this.takePage() : undefined };
+  }
+
+  /** A stored page (or any run of whole page records) cut down to the file's record size. */
+  truncate(chunk: Buffer): Buffer {
+    const params = this.params;
+    if (!params) throw new InvalidArgumentError('truncate() before finish()');
+    return truncateRecords(chunk, this.digestBytes, params.weakBytes, params.strongBytes);
+  }
+
+  private takePage(): Buffer {
+    const page = this.page!.subarray(0, this.pageUsed);
+    this.page = undefined;
+    this.pageUsed = 0;
+    return page;
+  }
+}

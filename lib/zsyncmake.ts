@@ -1,0 +1,93 @@
+/**
+ * Promise helpers over the control-file streams: make a `.zsync` for a file as
+ * zsyncmake 0.6.2 does, and read one from a path or any byte stream.
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { StrongAlgorithm } from './checksums/strong.js';
+import type { HashLengthOptions } from './engine/checksum-collector.js';
+import type { ChecksumSummary } from './engine/checksummer.js';
+import { defaultBlockSize, type ChecksumParams } from './engine/params.js';
+import { ZsyncMakeStream } from './control-file/make-stream.js';
+import { parseControlFile } from './control-file/parse-stream.js';
+import type { ControlFile, ControlFileParserOptions } from './control-file/parser.js';
+
+export interface ZsyncMakeOptions {
+  /** `-b`: bytes per block. Default zsyncmake's: 2048 below 100,000,000 bytes, else 4096. */
+  blockSize?: number;
+  /** `-u`: the `URL:` lines. Default: the file's path as given, as zsyncmake writes it (relative to the .zsync). */
+  urls?: string | readonly string[];
+  /** `-f`: the `Filename:`. Default: the file's base name. */
+  filename?: string;
+  /** `-o`: where to write. Default `<filename>.zsync` in the current directory, as zsyncmake does. */
+  output?: string;
+  /** The `MTime:`. Default: the file's mtime; null leaves the line out. */
+  mtime?: Date | null;
+  /** Add `Safe: File-Hash` and `File-Hash: SHA-256:...` (read by every generation). Default false. */
+  sha256?: boolean;
+  /** `-s`: the strong checksum. Default MD4; MD5 and SHA-224 make files only 0.7+ clients read. */
+  strongAlgorithm?: StrongAlgorithm;
+  /** Overrides of zsyncmake's `Hash-Lengths`. */
+  hashLengths?: HashLengthOptions;
+  /** Record bytes kept in memory before they move to a temp file. Default 8 MiB. */
+  maxBufferedBytes?: number;
+}
+
+export interface ZsyncMakeResult {
+  /** The path written. */
+  output: string;
+  params: ChecksumParams;
+  summary: ChecksumSummary;
+}
+
+/**
+ * Writes the `.zsync` of `file`, byte-identical to `zsyncmake` 0.6.2's with the
+ * same options. The output appears under its name only once complete (written
+ * beside it under a temporary name, then renamed).
+ */
+export async function zsyncmake(file: string, options: ZsyncMakeOptions = {}): Promise<ZsyncMakeResult> {
+  const filename = options.filename ?? basename(file);
+  const output = resolve(options.output ?? `${filename}.zsync`);
+  const input = await open(file, 'r');
+  try {
+    // Like zsyncmake: the length at the start chooses the block size, the
+    // length actually read chooses the hash lengths.
+    const stat = await input.stat();
+    const urls = options.urls === undefined ? [file] : typeof options.urls === 'string' ? [options.urls] : options.urls;
+    const maker = new ZsyncMakeStream({
+      blockSize: options.blockSize ?? defaultBlockSize(stat.size),
+      strongAlgorithm: options.strongAlgorithm ?? 'MD4',
+      sha256: options.sha256 === true,
+      filename,
+      urls,
+      ...(options.mtime === null ? {} : { mtime: options.mtime ?? new Date(Math.floor(stat.mtimeMs / 1000) * 1000) }),
+      ...(options.hashLengths ? { hashLengths: options.hashLengths } : {}),
+      ...(options.maxBufferedBytes === undefined ? {} : { maxBufferedBytes: options.maxBufferedBytes }),
+    });
+    const partial = join(dirname(output), `.${basename(output)}.${randomBytes(4).toString('hex')}.part`);
+    try {
+      await pipeline(createReadStream('', { fd: input, autoClose: false, highWaterMark: 1 << 20 }), maker, createWriteStream(partial));
+      await rename(partial, output);
+    } catch (err) {
+      await rm(partial, { force: true });
+      throw err;
+    }
+    return { output, params: maker.params!, summary: maker.summary! };
+  } finally {
+    await input.close();
+  }
+}
+
+/** Reads and validates a control file from a path, or from any byte stream or buffer. */
+export async function readControlFile(
+  source: string | URL | AsyncIterable<Uint8Array> | Uint8Array,
+  options: ControlFileParserOptions = {},
+): Promise<ControlFile> {
+  if (typeof source === 'string' || source instanceof URL) {
+    return parseControlFile(createReadStream(source, { highWaterMark: 1 << 16 }), options);
+  }
+  return parseControlFile(source, options);
+}

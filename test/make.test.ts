@@ -1,0 +1,304 @@
+// Making .zsync files: byte-identical to the real zsyncmake 0.6.2 (through the
+// built CLI, the zsyncmake() helper and the streams), readable by the real zsync
+// client, and in bounded memory. If this breaks, files we publish could be
+// refused or misread by the zsync clients people have installed.
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { createCipheriv, createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, truncate, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { ChecksumStream } from '../lib/engine/checksum-stream.js';
+import { BlockIndex } from '../lib/engine/block-index.js';
+import { BlockReader } from '../lib/engine/block-reader.js';
+import { LocalPatcherStream } from '../lib/engine/local-patcher-stream.js';
+import { MatcherStream } from '../lib/engine/matcher-stream.js';
+import { MemoryFile } from '../lib/engine/positional.js';
+import { RemotePatcherStream } from '../lib/engine/remote-patcher-stream.js';
+import { ControlFileWriter } from '../lib/control-file/writer.js';
+import { ZsyncMakeStream } from '../lib/control-file/make-stream.js';
+import { SpillingSpool } from '../lib/control-file/spool.js';
+import { parseControlFileBuffer } from '../lib/control-file/parser.js';
+import { zsyncmake } from '../lib/zsyncmake.js';
+import { needTool } from './support/tools.js';
+
+const exec = promisify(execFile);
+const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
+const MTIME = new Date('2025-06-07T08:09:10Z');
+
+/** Deterministic pseudo-random bytes. */
+function randomData(size: number, seed: string): Buffer {
+  const cipher = createCipheriv('aes-256-ctr', createHash('sha256').update(seed).digest(), Buffer.alloc(16));
+  return cipher.update(Buffer.alloc(size));
+}
+
+/** 300 KiB made of a few 2 KiB blocks over and over: many identical records. */
+function repeatingData(): Buffer {
+  const blocks = [randomData(2048, 'a'), randomData(2048, 'b'), Buffer.alloc(2048)];
+  return Buffer.concat(Array.from({ length: 150 }, (_, i) => blocks[(i * 7) % 3]!));
+}
+
+interface Sample {
+  name: string;
+  data: Buffer;
+}
+
+const SAMPLES: Sample[] = [
+  { name: 'empty.bin', data: Buffer.alloc(0) },
+  { name: 'one.bin', data: Buffer.from([0x5a]) },
+  { name: 'b2047.bin', data: randomData(2047, '2047') },
+  { name: 'b2048.bin', data: randomData(2048, '2048') },
+  { name: 'b2049.bin', data: randomData(2049, '2049') },
+  { name: 'b150001.bin', data: randomData(150001, '150001') },
+  { name: 'mib.bin', data: randomData(1 << 20, 'mib') },
+  { name: 'repeat.bin', data: repeatingData() },
+  { name: 'five.bin', data: randomData(5_000_000, 'five') },
+];
+
+describe('make: byte-identical to zsyncmake 0.6.2', function () {
+  let zsyncmakeBin: string;
+  let dir: string;
+
+  before(async function () {
+    zsyncmakeBin = needTool(this, 'zsyncmake');
+    dir = await mkdtemp(join(tmpdir(), 'zsync-streams-make-'));
+    await mkdir(join(dir, 'data'));
+    for (const s of SAMPLES) {
+      await writeFile(join(dir, 'data', s.name), s.data);
+      await utimes(join(dir, 'data', s.name), MTIME, MTIME);
+    }
+  });
+
+  after(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** zsyncmake's .zsync and ours for the same arguments, run from fresh folders under `dir`. */
+  async function both(args: string[], out: string, ours: 'cli' | ((cwd: string) => Promise<void>) = 'cli'): Promise<{ ref: Buffer; mine: Buffer }> {
+    const refDir = await mkdtemp(join(dir, 'ref-'));
+    const ourDir = await mkdtemp(join(dir, 'our-'));
+    await exec(zsyncmakeBin, args, { cwd: refDir });
+    if (ours === 'cli') await exec(process.execPath, [CLI, 'make', ...args], { cwd: ourDir });
+    else await ours(ourDir);
+    return { ref: readFileSync(join(refDir, out)), mine: readFileSync(join(ourDir, out)) };
+  }
+
+  function expectSame({ ref, mine }: { ref: Buffer; mine: Buffer }): void {
+    if (!mine.equals(ref)) {
+      const at = ref.findIndex((b, i) => mine[i] !== b);
+      throw new Error(`differs at byte ${at === -1 ? Math.min(ref.length, mine.length) : at}:\nzsyncmake: ${JSON.stringify(ref.subarray(0, 400).toString('latin1'))}\nours:      ${JSON.stringify(mine.subarray(0, 400).toString('latin1'))}`);
+    }
+  }
+
+  describe('the CLI (node dist/cli.js make)', () => {
+    for (const s of SAMPLES) {
+      it(`${s.name} (${s.data.length} bytes), default options: same .zsync, same default name, URL and MTime`, async () => {
+        const pair = await both([`../data/${s.name}`], `${s.name}.zsync`);
+        expectSame(pair);
+        expect(pair.ref.toString('latin1')).to.include(`URL: ../data/${s.name}\n`).and.include('MTime: Sat, 07 Jun 2025 08:09:10 +0000\n');
+      });
+    }
+
+    for (const b of ['1024', '4096', '65536']) {
+      for (const s of SAMPLES.filter((x) => ['b2049.bin', 'b150001.bin', 'mib.bin'].includes(x.name))) {
+        it(`-b ${b} on ${s.name}`, async () => {
+          expectSame(await both(['-b', b, '-o', 'out.zsync', `../data/${s.name}`], 'out.zsync'));
+        });
+      }
+    }
+
+    it('-u absolute URL, given twice (two URL lines, in order)', async () => {
+      const pair = await both(['-u', 'http://example.com/x/f.bin', '-u', 'https://mirror.example/f.bin', '-o', 'out.zsync', '../data/b150001.bin'], 'out.zsync');
+      expectSame(pair);
+      expect(pair.mine.toString('latin1')).to.include('URL: http://example.com/x/f.bin\nURL: https://mirror.example/f.bin\n');
+    });
+
+    it('-f NAME sets Filename and the default output NAME.zsync', async () => {
+      expectSame(await both(['-f', 'renamed.iso', '-u', 'renamed.iso', '../data/mib.bin'], 'renamed.iso.zsync'));
+    });
+
+    it('options after FILE work as before it', async () => {
+      const refDir = await mkdtemp(join(dir, 'ref-'));
+      await exec(zsyncmakeBin, ['-b', '1024', '-u', 'u', '-o', 'out.zsync', '../data/b150001.bin'], { cwd: refDir });
+      await exec(process.execPath, [CLI, 'make', '../data/b150001.bin', '-o', 'ours.zsync', '-b', '1024', '-u', 'u'], { cwd: refDir });
+      expectSame({ ref: readFileSync(join(refDir, 'out.zsync')), mine: readFileSync(join(refDir, 'ours.zsync')) });
+    });
+
+    it('refuses a block size that is not a power of two (exit 2) and a missing file (exit 1)', async () => {
+      const bad = await exec(process.execPath, [CLI, 'make', '-b', '1000', 'x'], { cwd: dir }).then(() => null, (e: { code: number; stderr: string }) => e);
+      expect(bad?.code).to.equal(2);
+      expect(bad?.stderr).to.match(/power of two/);
+      const missing = await exec(process.execPath, [CLI, 'make', 'no-such-file'], { cwd: dir }).then(() => null, (e: { code: number; stderr: string }) => e);
+      expect(missing?.code).to.equal(1);
+      expect(missing?.stderr).to.match(/no-such-file/);
+      expect(await readdir(dir)).to.not.include('no-such-file.zsync');
+    });
+  });
+
+  describe('the zsyncmake() helper', () => {
+    for (const s of SAMPLES) {
+      it(`${s.name}: default, -b 1024 and -b 65536 with -u`, async () => {
+        const path = join(dir, 'data', s.name);
+        expectSame(await both([path], `${s.name}.zsync`, (cwd) => zsyncmake(path, { output: join(cwd, `${s.name}.zsync`) }).then(() => {})));
+        for (const b of [1024, 65536]) {
+          const args = ['-b', String(b), '-u', 'http://h/f', '-o', 'o.zsync', path];
+          expectSame(await both(args, 'o.zsync', (cwd) => zsyncmake(path, { blockSize: b, urls: 'http://h/f', output: join(cwd, 'o.zsync') }).then(() => {})));
+        }
+      });
+    }
+
+    it('a sparse file of 100,000,000 bytes: zsyncmake\'s 4096-byte blocks from that length on', async () => {
+      const path = join(dir, 'data', 'sparse.bin');
+      await writeFile(path, '');
+      await truncate(path, 100_000_000);
+      await utimes(path, MTIME, MTIME);
+      const pair = await both(['-u', 'sparse.bin', '-o', 'o.zsync', path], 'o.zsync', (cwd) => zsyncmake(path, { urls: ['sparse.bin'], output: join(cwd, 'o.zsync') }).then(() => {}));
+      expectSame(pair);
+      expect(pair.mine.toString('latin1')).to.include('Blocksize: 4096\n');
+    });
+  });
+
+  describe('the streams', () => {
+    it('ZsyncMakeStream over a pipe equals zsyncmake reading stdin (2048-byte blocks, no MTime)', async () => {
+      const data = SAMPLES.find((s) => s.name === 'mib.bin')!.data;
+      const refDir = await mkdtemp(join(dir, 'ref-'));
+      await new Promise<void>((resolve, reject) => {
+        const child = execFile(zsyncmakeBin, ['-f', 'piped.bin', '-u', 'http://h/piped.bin', '-o', 'out.zsync'], { cwd: refDir }, (err) => (err ? reject(err) : resolve()));
+        child.stdin!.end(data);
+      });
+      const chunks: Buffer[] = [];
+      const slices = Array.from({ length: Math.ceil(data.length / 4321) }, (_, i) => data.subarray(i * 4321, i * 4321 + 4321));
+      await pipeline(Readable.from(slices), new ZsyncMakeStream({ filename: 'piped.bin', urls: ['http://h/piped.bin'] }), new Writable({ write(c: Buffer, _e, cb) { chunks.push(c); cb(); } }));
+      expectSame({ ref: readFileSync(join(refDir, 'out.zsync')), mine: Buffer.concat(chunks) });
+    });
+
+    it('ChecksumStream -> ControlFileWriter, its records spilled to a temp file, equals zsyncmake; the temp file is removed', async () => {
+      const s = SAMPLES.find((x) => x.name === 'five.bin')!;
+      const spool = new SpillingSpool({ maxMemoryBytes: 16 << 10 }); // under one page of records
+      const chunks: Buffer[] = [];
+      const writer = new ControlFileWriter({ filename: s.name, mtime: MTIME, urls: ['f'], spool });
+      await pipeline(Readable.from([s.data]), new ChecksumStream({ blockSize: 2048 }), writer, new Writable({ write(c: Buffer, _e, cb) { chunks.push(c); cb(); } }));
+      expect(spool.spilled).to.equal(true);
+      expect((await readdir(tmpdir())).filter((n) => n.startsWith('zsync-streams-records-'))).to.deep.equal([]);
+      const refDir = await mkdtemp(join(dir, 'ref-'));
+      await exec(zsyncmakeBin, ['-u', 'f', '-o', 'out.zsync', join(dir, 'data', s.name)], { cwd: refDir });
+      expectSame({ ref: readFileSync(join(refDir, 'out.zsync')), mine: Buffer.concat(chunks) });
+    });
+  });
+});
+
+describe('make: the real zsync client and our client read each other\'s files', function () {
+  let dir: string;
+  const target = randomData(300_000, 'interop');
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'zsync-streams-interop-'));
+    await writeFile(join(dir, 'target.bin'), target);
+  });
+
+  after(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /**
+   * zsync 0.6.2 on a local .zsync with the whole target as seed: it needs no
+   * HTTP (no block is missing), so this tests its parser and its checks.
+   */
+  async function realZsync(zsync: string, controlFile: string): Promise<{ code: number; stderr: string; out: Buffer | undefined }> {
+    const out = join(dir, 'out.bin');
+    await rm(out, { force: true });
+    const result = await exec(zsync, ['-q', '-i', join(dir, 'target.bin'), '-o', out, '-u', 'http://127.0.0.1:9/x/t.zsync', controlFile], { cwd: dir })
+      .then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }));
+    return { ...result, out: existsSync(out) ? readFileSync(out) : undefined };
+  }
+
+  it('zsync 0.6.2 accepts our --sha256 file (Safe: File-Hash, File-Hash: SHA-256) and checks its SHA-1', async function () {
+    const zsync = needTool(this, 'zsync');
+    await exec(process.execPath, [CLI, 'make', '--sha256', '-u', 'target.bin', '-o', 'sha256.zsync', 'target.bin'], { cwd: dir });
+    const text = readFileSync(join(dir, 'sha256.zsync')).toString('latin1');
+    expect(text).to.match(/^zsync: 0\.6\.2\nSafe: File-Hash\n/);
+    expect(text).to.include(`File-Hash: SHA-256:${createHash('sha256').update(target).digest('hex')}\n`);
+    const run = await realZsync(zsync, join(dir, 'sha256.zsync'));
+    expect(run.code, run.stderr).to.equal(0);
+    expect(run.out!.equals(target)).to.equal(true);
+    // And our parser takes both hashes from it.
+    const cf = parseControlFileBuffer(readFileSync(join(dir, 'sha256.zsync')));
+    expect(Object.keys(cf.checksums.fileHashes).sort()).to.deep.equal(['sha1', 'sha256']);
+  });
+
+  it('-s SHA-224 writes the v0.8 form: zsync 0.6.2 refuses it, as the CLI warns; our client rebuilds from it', async function () {
+    const zsync = needTool(this, 'zsync');
+    const { stderr } = await exec(process.execPath, [CLI, 'make', '-s', 'SHA-224', '-u', 'target.bin', '-o', 'sha224.zsync', 'target.bin'], { cwd: dir });
+    expect(stderr).to.match(/only zsync 0\.7 and later/);
+    const run = await realZsync(zsync, join(dir, 'sha224.zsync'));
+    expect(run.code).to.equal(1);
+    expect(run.stderr).to.match(/unrecognised tag Strong-Hash-Algorithm/);
+    const cf = parseControlFileBuffer(readFileSync(join(dir, 'sha224.zsync')));
+    expect(cf.header).to.include({ strongAlgorithm: 'SHA-224' });
+    expect((await rebuild(cf.checksums.params, cf, editedCopy(target))).equals(target)).to.equal(true);
+  });
+
+  it('our matcher and patchers rebuild a file from zsyncmake\'s own .zsync', async function () {
+    const zsyncmakeBin = needTool(this, 'zsyncmake');
+    await exec(zsyncmakeBin, ['-u', 'target.bin', '-o', 'ref.zsync', 'target.bin'], { cwd: dir });
+    const cf = parseControlFileBuffer(readFileSync(join(dir, 'ref.zsync')));
+    const data = await rebuild(cf.checksums.params, cf, editedCopy(target));
+    expect(createHash('sha1').update(data).digest('hex')).to.equal(cf.checksums.fileHashes.sha1);
+  });
+
+  function editedCopy(data: Buffer): Buffer {
+    return Buffer.concat([data.subarray(0, 1000), Buffer.from('inserted'), data.subarray(1000, 200_000), data.subarray(203_000)]);
+  }
+
+  async function rebuild(params: ReturnType<typeof parseControlFileBuffer>['checksums']['params'], cf: ReturnType<typeof parseControlFileBuffer>, seed: Buffer): Promise<Buffer> {
+    const matcher = new MatcherStream(new BlockIndex(cf.checksums));
+    const out = new MemoryFile();
+    await pipeline(Readable.from([seed]), matcher, new LocalPatcherStream(out, params));
+    await pipeline(new BlockReader(new MemoryFile(target), params, { ranges: matcher.missingRanges() }), new RemotePatcherStream(matcher.state, out));
+    return Buffer.from(out.toBuffer().subarray(0, params.length));
+  }
+});
+
+describe('make: memory stays flat for any file size', () => {
+  // If the writer kept every record in memory (or the whole input), RSS would
+  // grow with the file; here the records spill to a temp file above 64 KiB.
+  /** Makes the .zsync of `mib` MiB of generated data; returns the peak RSS seen and the output size. */
+  async function makeGenerated(mib: number): Promise<{ peak: number; outBytes: number }> {
+    const chunk = randomData(1 << 20, 'memory');
+    let sent = 0;
+    let peak = 0;
+    let outBytes = 0;
+    const source = new Readable({
+      read() {
+        peak = Math.max(peak, process.memoryUsage().rss);
+        if (sent === mib) {
+          this.push(null);
+          return;
+        }
+        chunk.writeUInt32LE(sent++, 0); // no two chunks alike
+        this.push(Buffer.from(chunk));
+      },
+    });
+    await pipeline(source, new ZsyncMakeStream({ blockSize: 2048, maxBufferedBytes: 64 << 10 }), new Writable({
+      write(c: Buffer, _e, cb) {
+        outBytes += c.length;
+        peak = Math.max(peak, process.memoryUsage().rss);
+        cb();
+      },
+    }));
+    return { peak, outBytes };
+  }
+
+  it('256 MiB generated on the fly through ZsyncMakeStream: peak RSS at most 48 MB above a 16 MiB run\'s', async () => {
+    // The small run first brings the heap and the hashers to their working size.
+    const warm = await makeGenerated(16);
+    const { peak, outBytes } = await makeGenerated(256);
+    // 131072 records of 2+5 bytes after the header.
+    expect(outBytes).to.be.above(131072 * 7);
+    expect(peak - warm.peak, `peak RSS ${(peak / 1e6).toFixed(1)} MB, after the warm-up run ${(warm.peak / 1e6).toFixed(1)} MB`).to.be.below(48e6);
+  });
+});
