@@ -6,14 +6,20 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { StrongAlgorithm } from './checksums/strong.js';
 import type { HashLengthOptions } from './engine/checksum-collector.js';
 import type { ChecksumSummary } from './engine/checksummer.js';
 import { defaultBlockSize, type ChecksumParams } from './engine/params.js';
 import { ZsyncMakeStream } from './control-file/make-stream.js';
+import { ControlFileWriter } from './control-file/writer.js';
+import { checksumRecords, parallelChecksums } from './parallel/parallel-checksums.js';
 import { parseControlFile } from './control-file/parse-stream.js';
 import type { ControlFile, ControlFileParserOptions } from './control-file/parser.js';
+
+/** Files from this size on are hashed on two cores. */
+export const DEFAULT_PARALLEL_FROM = 16 << 20;
 
 export interface ZsyncMakeOptions {
   /** `-b`: bytes per block. Default zsyncmake's: 2048 below 100,000,000 bytes, else 4096. */
@@ -34,6 +40,11 @@ export interface ZsyncMakeOptions {
   hashLengths?: HashLengthOptions;
   /** Record bytes kept in memory before they move to a temp file. Default 8 MiB. */
   maxBufferedBytes?: number;
+  /**
+   * Hash on two cores (worker threads reading the file themselves) when the file
+   * is at least this many bytes; Infinity turns it off. Default 16 MiB.
+   */
+  parallelFrom?: number;
 }
 
 export interface ZsyncMakeResult {
@@ -57,19 +68,27 @@ export async function zsyncmake(file: string, options: ZsyncMakeOptions = {}): P
     // length actually read chooses the hash lengths.
     const stat = await input.stat();
     const urls = options.urls === undefined ? [file] : typeof options.urls === 'string' ? [options.urls] : options.urls;
-    const maker = new ZsyncMakeStream({
-      blockSize: options.blockSize ?? defaultBlockSize(stat.size),
-      strongAlgorithm: options.strongAlgorithm ?? 'MD4',
-      sha256: options.sha256 === true,
+    const blockSize = options.blockSize ?? defaultBlockSize(stat.size);
+    const writerOptions = {
       filename,
       urls,
       ...(options.mtime === null ? {} : { mtime: options.mtime ?? new Date(Math.floor(stat.mtimeMs / 1000) * 1000) }),
       ...(options.hashLengths ? { hashLengths: options.hashLengths } : {}),
       ...(options.maxBufferedBytes === undefined ? {} : { maxBufferedBytes: options.maxBufferedBytes }),
-    });
+    };
+    const strongAlgorithm = options.strongAlgorithm ?? 'MD4';
+    const sha256 = options.sha256 === true;
+    const parallel = stat.isFile() && stat.size >= (options.parallelFrom ?? DEFAULT_PARALLEL_FROM);
+    // A regular file can be read by several threads at once; anything else is streamed.
+    const maker = parallel
+      ? new ControlFileWriter(writerOptions)
+      : new ZsyncMakeStream({ ...writerOptions, blockSize, strongAlgorithm, sha256 });
+    const source = parallel
+      ? Readable.from(checksumRecords(await parallelChecksums(file, { blockSize, strongAlgorithm, sha256 })))
+      : createReadStream('', { fd: input, autoClose: false, highWaterMark: 1 << 20 });
     const partial = join(dirname(output), `.${basename(output)}.${randomBytes(4).toString('hex')}.part`);
     try {
-      await pipeline(createReadStream('', { fd: input, autoClose: false, highWaterMark: 1 << 20 }), maker, createWriteStream(partial));
+      await pipeline(source, maker, createWriteStream(partial));
       await rename(partial, output);
     } catch (err) {
       await rm(partial, { force: true });
