@@ -57,7 +57,13 @@ export interface ZsyncMakeResult {
 /**
  * Writes the `.zsync` of `file`, byte-identical to `zsyncmake` 0.6.2's with the
  * same options. The output appears under its name only once complete (written
- * beside it under a temporary name, then renamed).
+ * beside it under a temporary name, then renamed). Header options (a line break
+ * in `filename` or a URL) are checked before the file is read.
+ *
+ * A gzip file (starting 1f 8b) is described as it is, compressed: the result
+ * equals `zsyncmake -Z`'s. zsyncmake without `-Z` looks inside the gzip and
+ * describes the uncompressed data (`Z-Map2`, `Recompress`); we do not, as no
+ * current client fetches through `Z-Map2`.
  */
 export async function zsyncmake(file: string, options: ZsyncMakeOptions = {}): Promise<ZsyncMakeResult> {
   const filename = options.filename ?? basename(file);

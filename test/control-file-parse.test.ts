@@ -16,6 +16,8 @@ import { ControlFileParserStream, parseControlFile } from '../lib/control-file/p
 const FIXTURES = new URL('./fixtures/upstream/', import.meta.url);
 const fixture = (name: string): Buffer => readFileSync(new URL(name, FIXTURES));
 const V062 = fixture('target.zsync-0.6.2.zsync');
+// A .tar.gz's file, made here by the real zsyncmake 0.6.2 (see its README).
+const TAR_GZ = readFileSync(new URL('./fixtures/zsyncmake-0.6.2/archive.tar.gz-0.6.2.zsync', import.meta.url));
 
 /** Splits a control file into its header text (without the empty line) and its record bytes. */
 function split(file: Buffer): { lines: string[]; records: Buffer } {
@@ -250,6 +252,15 @@ describe('control file parser', () => {
       expectRefused(edited(insertAfter('SHA-1', 'File-Hash: SHA-256')), 'ERR_ZSYNC_CONTROL_FILE_BAD_HASH');
     });
 
+    it('refuses a File-Hash: SHA-1 that contradicts the SHA-1 line (HASH_CONFLICT), accepts one that agrees', () => {
+      const sha1 = split(V062).lines.find((l) => l.startsWith('SHA-1: '))!.slice(7);
+      const other = sha1.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+      expectRefused(edited(insertAfter('SHA-1', `File-Hash: SHA-1:${other}`)), 'ERR_ZSYNC_CONTROL_FILE_HASH_CONFLICT', { line: 9 });
+      expectRefused(edited(insertAfter('zsync', 'Safe: File-Hash', `File-Hash: SHA-1:${other}`)), 'ERR_ZSYNC_CONTROL_FILE_HASH_CONFLICT', { line: 3 });
+      const agreeing = parseControlFileBuffer(edited(insertAfter('SHA-1', `File-Hash: SHA-1:${sha1.toUpperCase()}`)));
+      expect(agreeing.checksums.fileHashes).to.deep.equal({ sha1 });
+    });
+
     it('keeps a File-Hash of an algorithm it cannot verify, and verifies by the SHA-1 beside it', () => {
       const cf = parseControlFileBuffer(edited(insertAfter('SHA-1', 'File-Hash: BLAKE3:abcdef')));
       expect(cf.header.fileHash).to.deep.equal({ algorithm: 'BLAKE3', digest: 'abcdef' });
@@ -303,6 +314,48 @@ describe('control file parser', () => {
       expectRefused(without, 'ERR_ZSYNC_CONTROL_FILE_COMPRESSED_ONLY');
     });
 
+    it('a .tar.gz\'s (length a multiple of Blocksize): two extra records, an empty block\'s then the junk copy, and no more', () => {
+      const { header, checksums } = parseControlFileBuffer(TAR_GZ);
+      expect(header).to.include({ length: 61440, blockSize: 2048, zMapEntries: 32 });
+      expect(checksums.blockCount).to.equal(30);
+      // What zsyncmake wrote: 30 real records of 2+4 bytes, then 2 more.
+      const records = TAR_GZ.length - (TAR_GZ.indexOf('Z-Map2: 32\n') + 11 + 32 * 4 + 1);
+      expect(records).to.equal(32 * 6);
+      expectRefused(Buffer.concat([TAR_GZ, TAR_GZ.subarray(-6)]), 'ERR_ZSYNC_CONTROL_FILE_TRAILING_DATA', { offset: TAR_GZ.length });
+    });
+
+    it('a .gz whose last block is short (text.txt.gz): one extra record, not two', () => {
+      const gz = fixture('text.txt.gz-0.6.2.zsync');
+      expect(parseControlFileBuffer(gz).checksums.blockCount).to.equal(112);
+      expectRefused(Buffer.concat([gz, gz.subarray(-6)]), 'ERR_ZSYNC_CONTROL_FILE_TRAILING_DATA', { offset: gz.length });
+    });
+
+    it('Z-Map2 before Length and Blocksize is refused (zsync 0.6.2 would not read it as a map)', () => {
+      const data = Buffer.from('zsync: 0.6.2\nZ-Map2: 1\nxxxx\nBlocksize: 2048\nLength: 10\nURL: a\n\n');
+      expectRefused(data, 'ERR_ZSYNC_CONTROL_FILE_BAD_LINE', { line: 2, offset: 13 });
+      const noLength = Buffer.from('zsync: 0.6.2\nBlocksize: 2048\nZ-Map2: 1\nxxxx\nLength: 10\n\n');
+      expectRefused(noLength, 'ERR_ZSYNC_CONTROL_FILE_BAD_LINE', { line: 3 });
+    });
+
+    it('a huge Z-Map2 count is refused by maxZMapEntries (default 2^22) at once, not skipped for ever', () => {
+      const data = Buffer.from('zsync: 0.6.2\nBlocksize: 2048\nLength: 10\nZ-Map2: 9007199254740991\n');
+      const parser = new ControlFileParser();
+      let err: unknown;
+      try {
+        parser.push(data);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.have.property('code', 'ERR_ZSYNC_LIMIT_EXCEEDED');
+      expect(err).to.have.property('limit', 'maxZMapEntries');
+      expect(err).to.have.property('line', 4);
+      expect(refusal(Buffer.from('zsync: 0.6.2\nBlocksize: 2048\nLength: 10\nZ-Map2: 4194305\n'))).to.have.property('limit', 'maxZMapEntries');
+      // The limit is an option: the real file's 113 entries pass 113, not 112.
+      const gz = fixture('text.txt.gz-0.6.2.zsync');
+      expect(parseControlFileBuffer(gz, { maxZMapEntries: 113 }).header.zMapEntries).to.equal(113);
+      expect(refusal(gz, { maxZMapEntries: 112 })).to.have.property('limit', 'maxZMapEntries');
+    });
+
     it('with Z-Map2 entries cut short are TRUNCATED', () => {
       const gz = fixture('text.txt.gz-0.6.2.zsync');
       expectRefused(gz.subarray(0, gz.indexOf('Z-Map2: 113\n') + 12 + 100), 'ERR_ZSYNC_CONTROL_FILE_TRUNCATED');
@@ -311,10 +364,10 @@ describe('control file parser', () => {
 
   describe('truncated input', () => {
     it('every proper prefix of a real file is TRUNCATED, never another outcome', () => {
-      for (const name of ['target.zsync-0.6.2.zsync', 'text.txt.gz-0.6.2.zsync']) {
-        const data = fixture(name);
-        // The gzip one ends in a junk record the parser may ignore: its prefixes that hold every real record parse.
-        const complete = name.startsWith('text') ? data.length - 6 : data.length;
+      for (const name of ['target.zsync-0.6.2.zsync', 'text.txt.gz-0.6.2.zsync', 'archive.tar.gz']) {
+        const data = name === 'archive.tar.gz' ? TAR_GZ : fixture(name);
+        // The gzip ones end in one or two extra records the parser ignores: their prefixes that hold every real record parse.
+        const complete = name.startsWith('text') ? data.length - 6 : name.startsWith('archive') ? data.length - 12 : data.length;
         for (let n = 0; n < complete; n++) {
           const err = refusal(data.subarray(0, n));
           expect(err.code, `prefix of ${n} bytes: ${err.message}`).to.equal('ERR_ZSYNC_CONTROL_FILE_TRUNCATED');
@@ -331,13 +384,35 @@ describe('control file parser', () => {
       expect(err).to.have.property('limit', 'maxBlocks');
     });
 
-    it('a short file claiming 60 million blocks (under maxBlocks) allocates only for the records it has', () => {
-      const data = Buffer.concat([Buffer.from('zsync: 0.6.2\nBlocksize: 16777216\nLength: 1000000000000000\nHash-Lengths: 1,4,16\n\n'), Buffer.alloc(40)]);
+    it('a short file claiming 47 million blocks (under maxBlocks and maxChecksumBytes) allocates only for the records it has', () => {
+      const data = Buffer.concat([Buffer.from('zsync: 0.6.2\nBlocksize: 1048576\nLength: 50000000000000\nHash-Lengths: 1,4,16\n\n'), Buffer.alloc(40)]);
       const before = process.memoryUsage().arrayBuffers;
       const err = expectRefused(data, 'ERR_ZSYNC_CONTROL_FILE_TRUNCATED', { offset: data.length });
-      expect(err.message).to.match(/after 2 of 59604645 block records/);
-      // A pre-sized index would take 59604645 * 20 bytes, over 1 GiB.
+      expect(err.message).to.match(/after 2 of 47683716 block records/);
+      // A pre-sized index would take 47683716 * 20 bytes, over 900 MB.
       expect(process.memoryUsage().arrayBuffers - before).to.be.below(1 << 20);
+    });
+
+    it('a 100-byte file with Blocksize 16777216 is refused by maxBlockSize (default 1 MiB); the option raises it', () => {
+      const data = Buffer.from('zsync: 0.6.2\nBlocksize: 16777216\nLength: 16777216\nHash-Lengths: 1,4,16\nURL: x\n\n' + 'r'.repeat(20));
+      const err = refusal(data);
+      expect(err).to.have.property('code', 'ERR_ZSYNC_LIMIT_EXCEEDED');
+      expect(err).to.have.property('limit', 'maxBlockSize');
+      expect(err).to.have.property('line', 2);
+      expect(parseControlFileBuffer(data, { maxBlockSize: 1 << 24 }).header.blockSize).to.equal(1 << 24);
+      expect(parseControlFileBuffer(edited(replaceLine('Blocksize', '1048576'), Buffer.alloc(6))).header.blockSize).to.equal(1 << 20);
+    });
+
+    it('maxChecksumBytes (default 1 GiB) bounds blocks times sum bytes: 28-byte SHA-224 sums of 40 million blocks are refused before any allocation', () => {
+      const data = Buffer.from('zsync: 0.7.2\nBlocksize: 2048\nLength: 81920000000\nHash-Lengths: 1,4,28\nStrong-Hash-Algorithm: SHA-224\nSafe: Strong-Hash-Algorithm\n\n');
+      const err = refusal(data);
+      expect(err).to.have.property('code', 'ERR_ZSYNC_LIMIT_EXCEEDED');
+      expect(err).to.have.property('limit', 'maxChecksumBytes');
+      // The same count at 2+4 bytes stays under it (and is only TRUNCATED).
+      expectRefused(edited(replaceLine('Length', '81920000000')), 'ERR_ZSYNC_CONTROL_FILE_TRUNCATED');
+      // 74 records of (4 + 4) bytes: 592.
+      expect(parseControlFileBuffer(V062, { maxChecksumBytes: 592 }).checksums.blockCount).to.equal(74);
+      expect(refusal(V062, { maxChecksumBytes: 591 })).to.have.property('limit', 'maxChecksumBytes');
     });
 
     it('a header line too long is refused once the limit is passed, without waiting for a newline', () => {

@@ -7,8 +7,8 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { BlockRecord, ChecksumSummary } from '../engine/checksummer.js';
 import type { HashLengthOptions } from '../engine/checksum-collector.js';
-import { defaultHashLengths, validateParams, type ChecksumParams } from '../engine/params.js';
-import { formatHeader, type HeaderFields } from './header.js';
+import { paramsFromSummary, validateParams, type ChecksumParams } from '../engine/params.js';
+import { checkHeaderValue, formatHeader, formatMTime, type HeaderFields } from './header.js';
 import { fullRecordBytes, truncateRecords, writeFullRecord } from './records.js';
 
 /** What goes in the header besides what the records and summary give. */
@@ -35,7 +35,11 @@ export class ControlFileEncoder {
   private pageUsed = 0;
   private count = 0;
 
+  /** Checks the header options at once, so a bad one fails before any hashing. */
   constructor(options: ControlFileHeaderOptions = {}) {
+    if (options.filename !== undefined) checkHeaderValue(options.filename, 'the Filename');
+    for (const url of options.urls ?? []) checkHeaderValue(url, 'a URL');
+    if (options.mtime !== undefined) formatMTime(options.mtime);
     this.options = options;
   }
 
@@ -66,16 +70,7 @@ export class ControlFileEncoder {
   finish(summary: ChecksumSummary): { header: Buffer; lastPage: Buffer | undefined } {
     if (this.params) throw new InvalidArgumentError('summary given twice');
     if (summary.blockCount !== this.count) throw new InvalidArgumentError(`summary counts ${summary.blockCount} blocks, got ${this.count} records`);
-    const defaults = defaultHashLengths(summary.length, summary.blockSize);
-    const lengths = this.options.hashLengths ?? {};
-    const params: ChecksumParams = {
-      blockSize: summary.blockSize,
-      length: summary.length,
-      seqMatches: lengths.seqMatches ?? defaults.seqMatches,
-      weakBytes: lengths.weakBytes ?? defaults.weakBytes,
-      strongBytes: lengths.strongBytes ?? defaults.strongBytes,
-      strongAlgorithm: summary.strongAlgorithm,
-    };
+    const params = paramsFromSummary(summary, this.options.hashLengths);
     validateParams(params);
     if (this.count > 0 && params.strongBytes > this.digestBytes) throw new InvalidArgumentError(`strongBytes ${params.strongBytes} is more than the ${this.digestBytes}-byte digest`);
     this.params = params;

@@ -12,6 +12,8 @@ export type ControlFileErrorKind =
   | 'HASH_LENGTHS'
   /** `SHA-1` or `File-Hash` digest of the wrong form. */
   | 'BAD_HASH'
+  /** `SHA-1:` and `File-Hash: SHA-1:` name different digests. */
+  | 'HASH_CONFLICT'
   /** A header zsync does not know, not named in an earlier `Safe:` line. */
   | 'UNKNOWN_HEADER'
   /** `Min-Version` above what we implement. */

@@ -7,8 +7,8 @@
  */
 import { STRONG_DIGEST_BYTES, type StrongAlgorithm } from '../checksums/strong.js';
 import { InvalidArgumentError } from '../errors.js';
-import { isPowerOfTwo, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, type ChecksumParams } from '../engine/params.js';
-import { ControlFileError } from './errors.js';
+import { isValidBlockSize, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, type ChecksumParams } from '../engine/params.js';
+import { ControlFileError, ControlFileLimitError } from './errors.js';
 
 /** The version zsyncmake 0.6.2 writes on the first line, and that we write. */
 export const WRITER_VERSION = '0.6.2';
@@ -68,11 +68,20 @@ export function checksumParamsOf(header: ControlHeader): ChecksumParams {
   };
 }
 
-/** The whole-file digests a client can verify: SHA-1 from `SHA-1:` or `File-Hash`, SHA-256 from `File-Hash`. */
-export function fileHashesOf(header: ControlHeader): { sha1?: string; sha256?: string } {
+/**
+ * The whole-file digests a client can verify: SHA-1 from `SHA-1:` or `File-Hash`,
+ * SHA-256 from `File-Hash`. A `File-Hash: SHA-1:` that differs from the `SHA-1:`
+ * line is a ControlFileError (HASH_CONFLICT): no file can match both.
+ */
+export function fileHashesOf(header: Pick<ControlHeader, 'sha1' | 'fileHash'>): { sha1?: string; sha256?: string } {
   const out: { sha1?: string; sha256?: string } = {};
   if (header.sha1 !== undefined) out.sha1 = header.sha1;
-  if (header.fileHash?.algorithm === 'SHA-1') out.sha1 = header.fileHash.digest;
+  if (header.fileHash?.algorithm === 'SHA-1') {
+    if (out.sha1 !== undefined && out.sha1 !== header.fileHash.digest) {
+      throw new ControlFileError('HASH_CONFLICT', `File-Hash: SHA-1:${header.fileHash.digest} contradicts SHA-1: ${out.sha1}`);
+    }
+    out.sha1 = header.fileHash.digest;
+  }
   if (header.fileHash?.algorithm === 'SHA-256') out.sha256 = header.fileHash.digest;
   return out;
 }
@@ -127,6 +136,17 @@ const KNOWN = new Set([
 /** Headers that may repeat; a second copy of any other is ambiguous and refused. */
 const REPEATABLE = new Set(['Safe', 'URL', 'Z-URL']);
 
+/** Bounds a HeaderParser enforces (ControlFileParser passes its own). */
+export interface HeaderLimits {
+  /** Largest `Blocksize` accepted. Default 1 MiB. */
+  maxBlockSize?: number;
+  /** Most `Z-Map2` entries (4 bytes each) to skip. Default 2^22. */
+  maxZMapEntries?: number;
+}
+
+export const DEFAULT_MAX_BLOCK_SIZE = 1 << 20;
+export const DEFAULT_MAX_ZMAP_ENTRIES = 2 ** 22;
+
 /** Where a header line sits, for errors. */
 export interface LinePosition {
   /** 1-based line number. */
@@ -148,6 +168,14 @@ export class HeaderParser {
     safe: [], urls: [], zUrls: [], skipped: [],
   };
   private lines = 0;
+  private fileHashAt: LinePosition | undefined;
+  private readonly maxBlockSize: number;
+  private readonly maxZMapEntries: number;
+
+  constructor(limits: HeaderLimits = {}) {
+    this.maxBlockSize = limits.maxBlockSize ?? DEFAULT_MAX_BLOCK_SIZE;
+    this.maxZMapEntries = limits.maxZMapEntries ?? DEFAULT_MAX_ZMAP_ENTRIES;
+  }
 
   line(raw: string, at: LinePosition): number {
     this.lines++;
@@ -174,6 +202,7 @@ export class HeaderParser {
       this.h.skipped.push({ name, value });
       return 0;
     }
+    // A second `zsync:` line is refused here too, as a repeated header.
     if (this.seen.has(name) && !REPEATABLE.has(name)) throw new ControlFileError('BAD_VALUE', `header ${name} repeated`, at);
     this.seen.add(name);
     return this.known(name, value, at);
@@ -182,8 +211,6 @@ export class HeaderParser {
   private known(name: string, value: string, at: LinePosition): number {
     const h = this.h;
     switch (name) {
-      case 'zsync':
-        throw new ControlFileError('BAD_LINE', 'the zsync: line must be the first', at);
       case 'Min-Version':
         if (compareVersions(value, READER_VERSION) > 0) {
           throw new ControlFileError('MIN_VERSION', `the file needs zsync ${value} or newer; this reader implements ${READER_VERSION}`, at);
@@ -214,8 +241,12 @@ export class HeaderParser {
       }
       case 'Blocksize': {
         const n = decimal(value);
-        if (n === undefined || !isPowerOfTwo(n) || n < MIN_BLOCK_SIZE || n > MAX_BLOCK_SIZE) {
+        if (n === undefined || !isValidBlockSize(n)) {
           throw new ControlFileError('BAD_VALUE', `Blocksize must be a power of two from ${MIN_BLOCK_SIZE} to ${MAX_BLOCK_SIZE}, got ${JSON.stringify(value.slice(0, 40))}`, at);
+        }
+        if (n > this.maxBlockSize) {
+          // Valid, but the matcher's buffers grow with the block size: a tiny file must not make them huge.
+          throw new ControlFileLimitError('maxBlockSize', `Blocksize ${n} is more than the ${this.maxBlockSize} allowed`, at);
         }
         h.blockSize = n;
         return 0;
@@ -259,11 +290,20 @@ export class HeaderParser {
           throw new ControlFileError('BAD_HASH', `File-Hash must be ALGORITHM:hex${hexLength ? ` with ${hexLength} hex digits for ${algorithm}` : ''}`, at);
         }
         h.fileHash = { algorithm, digest: digest.toLowerCase() };
+        this.fileHashAt = at;
         return 0;
       }
       case 'Z-Map2': {
+        // zsync 0.6.2 reads Z-Map2 as a map only once Length and Blocksize are
+        // known (else it is an unknown tag); entries we cannot place are refused.
+        if (h.length === undefined || h.blockSize === undefined) {
+          throw new ControlFileError('BAD_LINE', 'Z-Map2 before the Length and Blocksize lines', at);
+        }
         const n = decimal(value);
         if (n === undefined) throw new ControlFileError('BAD_VALUE', `Z-Map2 must give a number of entries, got ${JSON.stringify(value.slice(0, 40))}`, at);
+        if (n > this.maxZMapEntries) {
+          throw new ControlFileLimitError('maxZMapEntries', `Z-Map2 announces ${n} entries, more than the ${this.maxZMapEntries} allowed`, at);
+        }
         h.zMapEntries = n;
         return n;
       }
@@ -282,6 +322,12 @@ export class HeaderParser {
     const digestBytes = STRONG_DIGEST_BYTES[strongAlgorithm];
     if (h.strongBytes !== undefined && h.strongBytes > digestBytes) {
       throw new ControlFileError('HASH_LENGTHS', `Hash-Lengths asks for ${h.strongBytes} bytes of a ${digestBytes}-byte ${strongAlgorithm} digest`, at);
+    }
+    try {
+      fileHashesOf(h);
+    } catch (err) {
+      if (err instanceof ControlFileError) throw new ControlFileError(err.kind, err.message, this.fileHashAt ?? at);
+      throw err;
     }
     if (h.urls.length === 0 && h.zUrls.length > 0) {
       // Fetching from inside the .gz (Z-Map2) is gone from every current client;
@@ -354,9 +400,15 @@ export function formatHeader(fields: HeaderFields): string {
   for (const url of fields.urls) lines.push(`URL: ${url}`);
   lines.push(`SHA-1: ${fields.sha1}`);
   if (fields.sha256 !== undefined) lines.push(`File-Hash: SHA-256:${fields.sha256}`);
-  for (const line of lines) {
-    // A newline inside a value would end the header early or forge a header.
-    if (/[\r\n]/.test(line)) throw new InvalidArgumentError(`header values may not contain line breaks: ${JSON.stringify(line)}`);
-  }
+  for (const line of lines) checkHeaderValue(line);
   return lines.join('\n') + '\n\n';
+}
+
+/**
+ * Throws InvalidArgumentError when `value` (or a whole header line) cannot go in
+ * a header: a line break inside it would end the header early or forge a header.
+ * Writers call it on their options up front, before any hashing.
+ */
+export function checkHeaderValue(value: string, what = 'header values'): void {
+  if (/[\r\n]/.test(value)) throw new InvalidArgumentError(`${what} may not contain line breaks: ${JSON.stringify(value)}`);
 }

@@ -8,7 +8,7 @@ import { BufferList } from 'bl';
 import { BlockChecksums } from '../engine/block-checksums.js';
 import { blockCountOf } from '../engine/params.js';
 import { ControlFileError, ControlFileLimitError } from './errors.js';
-import { checksumParamsOf, fileHashesOf, HeaderParser, type ControlHeader } from './header.js';
+import { checksumParamsOf, DEFAULT_MAX_BLOCK_SIZE, DEFAULT_MAX_ZMAP_ENTRIES, fileHashesOf, HeaderParser, type ControlHeader } from './header.js';
 import { readRecords } from './records.js';
 
 export interface ControlFileParserOptions {
@@ -18,8 +18,21 @@ export interface ControlFileParserOptions {
   maxHeaderLines?: number;
   /** Most `URL` plus `Z-URL` lines. Default 256. */
   maxUrls?: number;
-  /** Most blocks (records) a file may describe. Default 2^28: 512 GiB at 2048 bytes a block, ~5 GiB of checksums in memory. */
+  /** Most blocks (records) a file may describe. Default 2^28: 512 GiB at 2048 bytes a block. */
   maxBlocks?: number;
+  /**
+   * Most bytes of block sums held in memory: blocks times (4 for the rsum plus
+   * the stored strong bytes). Default 1 GiB: a 0.6.2 file of ~290 GiB at 2048-byte
+   * blocks (2,2,5), ~85 GiB of SHA-224 (4+28 bytes a block).
+   */
+  maxChecksumBytes?: number;
+  /**
+   * Largest `Blocksize`. Default 1 MiB (zsyncmake writes 2048 or 4096; the Go
+   * maker up to 64 KiB): the matcher's buffers grow with it.
+   */
+  maxBlockSize?: number;
+  /** Most `Z-Map2` entries (4 bytes each, skipped). Default 2^22 (16 MiB of map: a .gz of far over 100 GB). */
+  maxZMapEntries?: number;
 }
 
 export const DEFAULT_CONTROL_FILE_LIMITS: Readonly<Required<ControlFileParserOptions>> = {
@@ -27,6 +40,9 @@ export const DEFAULT_CONTROL_FILE_LIMITS: Readonly<Required<ControlFileParserOpt
   maxHeaderLines: 1000,
   maxUrls: 256,
   maxBlocks: 2 ** 28,
+  maxChecksumBytes: 2 ** 30,
+  maxBlockSize: DEFAULT_MAX_BLOCK_SIZE,
+  maxZMapEntries: DEFAULT_MAX_ZMAP_ENTRIES,
 };
 
 /** A parsed control file. */
@@ -45,7 +61,7 @@ export class ControlFileParser {
   /** Set as soon as the header's empty line has been read. */
   header: ControlHeader | undefined;
   private readonly limits: Required<ControlFileParserOptions>;
-  private readonly lines = new HeaderParser();
+  private readonly lines: HeaderParser;
   /** Unconsumed bytes: a header line in progress, or part of one record. */
   private readonly queue = new BufferList();
   private phase: Phase = 'header';
@@ -61,12 +77,14 @@ export class ControlFileParser {
   private received = 0;
   private weak = new Int32Array(0);
   private strong = new Uint8Array(0);
-  /** Bytes after the last record we tolerate: a gzip-era file carries one junk record. */
+  /** Bytes after the last record we tolerate: a gzip-era file carries one or two extra records. */
   private trailingAllowed = 0;
+  private hasZMap = false;
   private ended = false;
 
   constructor(options: ControlFileParserOptions = {}) {
     this.limits = { ...DEFAULT_CONTROL_FILE_LIMITS, ...definedOnly(options) };
+    this.lines = new HeaderParser({ maxBlockSize: this.limits.maxBlockSize, maxZMapEntries: this.limits.maxZMapEntries });
   }
 
   /** Takes the next bytes of the file; throws a ControlFileError (or ControlFileLimitError) at the first fault. */
@@ -158,7 +176,7 @@ export class ControlFileParser {
       }
       if (zmapEntries > 0) {
         this.zmapBytesLeft = zmapEntries * 4;
-        this.trailingAllowed = -1; // decided once the record size is known
+        this.hasZMap = true; // extra records allowed, decided once the header is whole
         const skip = Math.min(this.zmapBytesLeft, this.queue.length);
         this.queue.consume(skip);
         this.consumed += skip;
@@ -177,11 +195,22 @@ export class ControlFileParser {
     if (blockCount > this.limits.maxBlocks) {
       throw new ControlFileLimitError('maxBlocks', `Length ${header.length} at Blocksize ${header.blockSize} makes ${blockCount} blocks, more than ${this.limits.maxBlocks}`, at);
     }
+    const checksumBytes = blockCount * (4 + header.strongBytes);
+    if (checksumBytes > this.limits.maxChecksumBytes) {
+      throw new ControlFileLimitError('maxChecksumBytes', `Length ${header.length} at Blocksize ${header.blockSize} makes ${blockCount} blocks, ${checksumBytes} bytes of block sums, more than ${this.limits.maxChecksumBytes}`, at);
+    }
     this.header = header;
     this.blockCount = blockCount;
     this.recordSize = header.weakBytes + header.strongBytes;
-    // zsyncmake 0.6.2 follows a gzip file's records with one copy of the last.
-    this.trailingAllowed = this.trailingAllowed < 0 ? this.recordSize : 0;
+    // zsyncmake 0.6.2 on gzip input (make.c, do_zstream and fcopy_hashes) writes
+    // extra records after the real ones: when the uncompressed length is a
+    // multiple of the block size (an empty one included), the end of the gzip
+    // stream comes after the last full block and adds a record of an empty
+    // (all-zero) block; then the '\n' it writes after the records (meant to end
+    // the Z-Map2) is read back as a short record, written out as a copy of the
+    // previous one. So 2 extra records, or 1 when the last block is short.
+    const extra = !this.hasZMap ? 0 : header.length % header.blockSize === 0 ? 2 : 1;
+    this.trailingAllowed = extra * this.recordSize;
     this.phase = blockCount > 0 ? 'records' : 'after';
   }
 
@@ -216,13 +245,22 @@ export class ControlFileParser {
     const header = this.header!;
     const needed = this.received + count;
     if (needed > this.weak.length) {
-      // Grow by doubling, never past the header's count: memory follows the
-      // records that actually arrived, not what the header claims.
+      // Grow by doubling, never past the header's count (whose size
+      // maxChecksumBytes bounds): memory follows the records that actually
+      // arrived, not what the header claims.
       const capacity = Math.min(this.blockCount, Math.max(INITIAL_BLOCKS, needed, this.weak.length * 2));
-      const weak = new Int32Array(capacity);
+      let weak: Int32Array<ArrayBuffer>;
+      let strong: Uint8Array<ArrayBuffer>;
+      try {
+        weak = new Int32Array(capacity);
+        strong = new Uint8Array(capacity * header.strongBytes);
+      } catch (err) {
+        // Only with a maxChecksumBytes raised past what this runtime can allocate.
+        if (!(err instanceof RangeError)) throw err;
+        throw new ControlFileLimitError('maxChecksumBytes', `cannot allocate the sums of ${capacity} blocks: ${err.message}`, { offset: this.consumed });
+      }
       weak.set(this.weak);
       this.weak = weak;
-      const strong = new Uint8Array(capacity * header.strongBytes);
       strong.set(this.strong);
       this.strong = strong;
     }

@@ -3,6 +3,7 @@
  * is the last `weakBytes` bytes of the rsum written as 4 big-endian bytes
  * (a then b), then the first `strongBytes` bytes of the strong digest.
  */
+import { sliceEach } from '../engine/checksum-collector.js';
 
 /** Bytes of one untruncated record as the writer keeps it: 4 of rsum, then the whole digest. */
 export function fullRecordBytes(digestBytes: number): number {
@@ -23,14 +24,9 @@ export function writeFullRecord(out: Uint8Array, offset: number, weak: number, s
  * 4 rsum bytes the last `weakBytes`, of its digest the first `strongBytes`.
  */
 export function truncateRecords(full: Uint8Array, digestBytes: number, weakBytes: number, strongBytes: number): Buffer {
-  const inSize = 4 + digestBytes;
-  const outSize = weakBytes + strongBytes;
-  const count = Math.floor(full.length / inSize);
-  const out = Buffer.allocUnsafe(count * outSize);
-  for (let i = 0, src = 0, dst = 0; i < count; i++, src += inSize, dst += outSize) {
-    out.set(full.subarray(src + 4 - weakBytes, src + 4 + strongBytes), dst);
-  }
-  return out;
+  const inSize = fullRecordBytes(digestBytes);
+  const out = sliceEach(full, inSize, 4 - weakBytes, weakBytes + strongBytes, Math.floor(full.length / inSize));
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /**

@@ -34,6 +34,8 @@ const READ_CHUNK = 1 << 20;
 export class SpillingSpool implements RecordSpool {
   /** Bytes written in all. */
   size = 0;
+  /** Most record bytes held in memory at once (never above maxMemoryBytes). */
+  peakMemoryBytes = 0;
   private readonly maxMemoryBytes: number;
   private readonly tmpDir: string;
   private pages: Buffer[] = [];
@@ -55,6 +57,7 @@ export class SpillingSpool implements RecordSpool {
     if (!this.file && this.memoryBytes + page.length <= this.maxMemoryBytes) {
       this.pages.push(page);
       this.memoryBytes += page.length;
+      this.peakMemoryBytes = Math.max(this.peakMemoryBytes, this.memoryBytes);
       this.size += page.length;
       return;
     }

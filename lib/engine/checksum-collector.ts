@@ -2,7 +2,7 @@ import { STRONG_DIGEST_BYTES } from '../checksums/strong.js';
 import { InvalidArgumentError } from '../errors.js';
 import { BlockChecksums } from './block-checksums.js';
 import type { BlockRecord, ChecksumSummary } from './checksummer.js';
-import { defaultHashLengths, type ChecksumParams } from './params.js';
+import { paramsFromSummary } from './params.js';
 
 /** Hash lengths to store; each defaults to zsyncmake 0.6.2's choice for the file's length. */
 export interface HashLengthOptions {
@@ -44,21 +44,22 @@ export class ChecksumCollector {
 
   finish(summary: ChecksumSummary): BlockChecksums {
     if (summary.blockCount !== this.count) throw new InvalidArgumentError(`summary counts ${summary.blockCount} blocks, got ${this.count}`);
-    const defaults = defaultHashLengths(summary.length, summary.blockSize);
-    const params: ChecksumParams = {
-      blockSize: summary.blockSize,
-      length: summary.length,
-      seqMatches: this.options.seqMatches ?? defaults.seqMatches,
-      weakBytes: this.options.weakBytes ?? defaults.weakBytes,
-      strongBytes: this.options.strongBytes ?? defaults.strongBytes,
-      strongAlgorithm: summary.strongAlgorithm,
-    };
-    const n = params.strongBytes;
-    const strong = new Uint8Array(this.count * n);
-    for (let i = 0; i < this.count; i++) {
-      strong.set(this.strong.subarray(i * this.digestBytes, i * this.digestBytes + n), i * n);
-    }
+    const params = paramsFromSummary(summary, this.options);
+    const strong = sliceEach(this.strong, this.digestBytes, 0, params.strongBytes, this.count);
     const fileHashes = summary.sha256 === undefined ? { sha1: summary.sha1 } : { sha1: summary.sha1, sha256: summary.sha256 };
     return new BlockChecksums(params, this.weak.slice(0, this.count), strong, fileHashes);
   }
+}
+
+/**
+ * Of `count` records of `stride` bytes each, back to back in `records`, keeps
+ * `length` bytes from `start` within each, packed back to back (a new buffer).
+ * Cuts untruncated block sums down to their stored lengths.
+ */
+export function sliceEach(records: Uint8Array, stride: number, start: number, length: number, count: number): Uint8Array {
+  const out = new Uint8Array(count * length);
+  for (let i = 0, src = start, dst = 0; i < count; i++, src += stride, dst += length) {
+    out.set(records.subarray(src, src + length), dst);
+  }
+  return out;
 }

@@ -38,10 +38,15 @@ export function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0 && n <= 2 ** 30;
 }
 
+/** True when `n` is a block size the engine takes: a power of two from MIN_BLOCK_SIZE to MAX_BLOCK_SIZE. */
+export function isValidBlockSize(n: number): boolean {
+  return isPowerOfTwo(n) && n >= MIN_BLOCK_SIZE && n <= MAX_BLOCK_SIZE;
+}
+
 /** Throws InvalidArgumentError unless `params` describe something the engine can match. */
 export function validateParams(params: ChecksumParams): void {
   const { blockSize, length, seqMatches, weakBytes, strongBytes, strongAlgorithm } = params;
-  if (!isPowerOfTwo(blockSize) || blockSize < MIN_BLOCK_SIZE || blockSize > MAX_BLOCK_SIZE) {
+  if (!isValidBlockSize(blockSize)) {
     throw new InvalidArgumentError(`block size must be a power of two from ${MIN_BLOCK_SIZE} to ${MAX_BLOCK_SIZE}, got ${blockSize}`);
   }
   if (!Number.isSafeInteger(length) || length < 0) {
@@ -84,6 +89,27 @@ export function defaultHashLengths(length: number, blockSize: number): { seqMatc
   // zsync's checksum records hold at most 16 bytes (an MD4); only files far past
   // any real size would ask for more.
   return { seqMatches, weakBytes, strongBytes: Math.min(strongBytes, 16) };
+}
+
+/**
+ * The parameters of a hashed file: its summary's block size, length and strong
+ * algorithm, with zsyncmake 0.6.2's hash lengths for that length unless
+ * `overrides` gives them. Not validated (callers that take user overrides call
+ * validateParams).
+ */
+export function paramsFromSummary(
+  summary: { blockSize: number; length: number; strongAlgorithm: StrongAlgorithm },
+  overrides: { seqMatches?: 1 | 2; weakBytes?: number; strongBytes?: number } = {},
+): ChecksumParams {
+  const defaults = defaultHashLengths(summary.length, summary.blockSize);
+  return {
+    blockSize: summary.blockSize,
+    length: summary.length,
+    seqMatches: overrides.seqMatches ?? defaults.seqMatches,
+    weakBytes: overrides.weakBytes ?? defaults.weakBytes,
+    strongBytes: overrides.strongBytes ?? defaults.strongBytes,
+    strongAlgorithm: summary.strongAlgorithm,
+  };
 }
 
 /** Parameters exactly as zsyncmake 0.6.2 would choose them for a file of `length` bytes. */
