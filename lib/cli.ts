@@ -3,6 +3,7 @@
  * The zsync-streams command line. Each command lives in lib/commands/<name>.ts
  * and exports `run(argv)`, resolving to the process exit code.
  */
+import { readFileSync } from 'node:fs';
 import { ZsyncError } from './errors.js';
 import * as demo from './commands/demo.js';
 import * as serve from './commands/serve.js';
@@ -41,7 +42,8 @@ export async function main(argv: string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-V') {
-    process.stdout.write('zsync-streams 0.1.0\n');
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`zsync-streams ${pkg.version}\n`);
     return 0;
   }
   const command = COMMANDS[name];

@@ -25,10 +25,13 @@ import { TargetState } from './engine/target-state.js';
 
 export interface BlockChecksumsOptions extends HashLengthOptions {
   /**
-   * Bytes per block. Default: zsyncmake's choice for the length when it is known
-   * (the Sync form), else 2048 (as zsyncmake does for a pipe).
+   * Bytes per block. Default: zsyncmake's choice for the length (2048 below
+   * 100,000,000 bytes, else 4096). The Sync form knows the length; the stream
+   * form uses `length` when given, else 2048, as zsyncmake does for a pipe.
    */
   blockSize?: number;
+  /** The stream's length, when known, to choose the default block size as for a file. */
+  length?: number;
   /** Default 'MD4'. */
   strongAlgorithm?: StrongAlgorithm;
   /** Also compute the whole file's SHA-256. Default false. */
@@ -59,7 +62,8 @@ export interface PatchRemoteOptions {
 
 /** The block checksums of a new file read from a stream (pyzsync's block_checksums). */
 export async function blockChecksums(input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: BlockChecksumsOptions = {}): Promise<BlockChecksums> {
-  const stream = new ChecksumStream({ blockSize: options.blockSize ?? 2048, ...strongOptions(options) });
+  const blockSize = options.blockSize ?? (options.length === undefined ? 2048 : defaultBlockSize(options.length));
+  const stream = new ChecksumStream({ blockSize, ...strongOptions(options) });
   const collector = new ChecksumCollector(options);
   let result: BlockChecksums | undefined;
   await pipeline(Readable.from(input, { objectMode: false }), stream, async (records: AsyncIterable<ChecksumRecord>) => {
@@ -92,7 +96,7 @@ function strongOptions(options: BlockChecksumsOptions): { strongAlgorithm?: Stro
 /** Scans a seed for the target's blocks (pyzsync's get_instructions). */
 export async function getInstructions(seed: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, target: BlockChecksums | BlockIndex, options: InstructionOptions = {}): Promise<Instructions> {
   const index = toIndex(target);
-  const matcher = new MatcherStream(index, stateOption(index, options));
+  const matcher = new MatcherStream(index, stateOption(options));
   const local: Instructions['local'] = [];
   await pipeline(Readable.from(seed, { objectMode: false }), matcher, async (matches: AsyncIterable<BlockMatch>) => {
     for await (const m of matches) local.push({ index: m.index, seedOffset: m.seedOffset });
@@ -102,7 +106,7 @@ export async function getInstructions(seed: AsyncIterable<Uint8Array> | Iterable
 
 export function getInstructionsSync(seed: Uint8Array, target: BlockChecksums | BlockIndex, options: InstructionOptions = {}): Instructions {
   const index = toIndex(target);
-  const matcher = new Matcher(index, stateOption(index, options));
+  const matcher = new Matcher(index, stateOption(options));
   const local: Instructions['local'] = [];
   const emit = (m: BlockMatch): void => {
     local.push({ index: m.index, seedOffset: m.seedOffset });
@@ -116,8 +120,8 @@ function toIndex(target: BlockChecksums | BlockIndex): BlockIndex {
   return target instanceof BlockIndex ? target : new BlockIndex(target);
 }
 
-function stateOption(index: BlockIndex, options: InstructionOptions): { state?: TargetState } {
-  return options.state ? { state: options.state } : { state: new TargetState(index.checksums) };
+function stateOption(options: InstructionOptions): { state?: TargetState } {
+  return options.state ? { state: options.state } : {};
 }
 
 // ---- patch_local_blocks ------------------------------------------------------
@@ -139,7 +143,8 @@ export async function patchLocalBlocks(seed: PositionalReader, output: Positiona
   await pipeline(Readable.from(blocks()), new LocalPatcherStream(output, params));
 }
 
-export function patchLocalBlocksSync(seed: Uint8Array, result: Uint8Array, instructions: Pick<Instructions, 'local' | 'state'>): void {
+/** Copies the seed's blocks into `result` (at least the target's length) and returns it. */
+export function patchLocalBlocksSync<T extends Uint8Array>(seed: Uint8Array, result: T, instructions: Pick<Instructions, 'local' | 'state'>): T {
   const { params } = instructions.state.checksums;
   checkResultSize(result, params.length);
   for (const { index, seedOffset } of instructions.local) {
@@ -148,6 +153,7 @@ export function patchLocalBlocksSync(seed: Uint8Array, result: Uint8Array, instr
     result.set(seed.subarray(seedOffset, seedOffset + available), start);
     result.fill(0, start + available, end);
   }
+  return result;
 }
 
 // ---- get_blocks --------------------------------------------------------------
@@ -173,7 +179,8 @@ export async function patchRemoteBlocks(blocks: AsyncIterable<RemoteChunk> | Ite
   await pipeline(Readable.from(blocks), new RemotePatcherStream(state, output, { verify: options.checkHashes ?? true }));
 }
 
-export function patchRemoteBlocksSync(blocks: Iterable<RemoteChunk>, result: Uint8Array, state: TargetState, options: PatchRemoteOptions = {}): void {
+/** Writes the verified blocks into `result` and returns it; throws the first BlockChecksumError, after writing the good blocks. */
+export function patchRemoteBlocksSync<T extends Uint8Array>(blocks: Iterable<RemoteChunk>, result: T, state: TargetState, options: PatchRemoteOptions = {}): T {
   checkResultSize(result, state.checksums.params.length);
   const assembler = new BlockAssembler(state, { verify: options.checkHashes ?? true });
   for (const chunk of blocks) {
@@ -184,6 +191,7 @@ export function patchRemoteBlocksSync(blocks: Iterable<RemoteChunk>, result: Uin
     }
     if (bad[0]) throw bad[0];
   }
+  return result;
 }
 
 function checkResultSize(result: Uint8Array, length: number): void {

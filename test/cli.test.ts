@@ -1,10 +1,11 @@
 // The built CLI, run as users run it: plain node on dist/, no tsx.
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
 describe('zsync-streams CLI', () => {
   it('--help exits 0 and lists the commands', async () => {

@@ -18,7 +18,10 @@ export const STRONG_DIGEST_BYTES: Readonly<Record<StrongAlgorithm, number>> = {
 export interface StrongHasher {
   readonly algorithm: StrongAlgorithm;
   readonly digestBytes: number;
-  /** Digest of `data` (a whole, already padded block). The result may be reused by the next call. */
+  /**
+   * Digest of `data` (a whole, already padded block), in a new array each call:
+   * the matcher keeps one window's digest while it computes the next one's.
+   */
   digest(data: Uint8Array): Uint8Array;
 }
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createRangeServer } from '../transport/range-server.js';
 import { zsync } from '../zsync.js';
 import { zsyncmake } from '../zsyncmake.js';
+import { InvalidArgumentError } from '../errors.js';
 import { integerOption, parseCommandLine } from './args.js';
 
 export const summary = 'make, serve and sync a sample file over HTTP on this machine, and report what it saved';
@@ -27,6 +28,7 @@ export async function run(argv: string[]): Promise<number> {
     keep: { type: 'boolean' },
   });
   const sizeMiB = integerOption('size', values.size, 64);
+  if (sizeMiB < 1) throw new InvalidArgumentError('--size must be at least 1 (MiB)');
   const dir = await mkdtemp(join(tmpdir(), 'zsync-streams-demo-'));
   const server = createRangeServer({ root: join(dir, 'server') });
   try {

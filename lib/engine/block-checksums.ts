@@ -28,6 +28,8 @@ export class BlockChecksums {
     if (weak.length !== blockCount || strong.length !== blockCount * params.strongBytes) {
       throw new InvalidArgumentError(`expected checksums for ${blockCount} blocks, got ${weak.length} weak and ${strong.length / params.strongBytes} strong`);
     }
+    // Masked in place: the arrays are taken over, not copied (a control file's
+    // checksums can be a few hundred MB).
     const mask = weakMask(params.weakBytes);
     for (let i = 0; i < weak.length; i++) weak[i] = weak[i]! & mask;
     this.params = params;
@@ -35,20 +37,6 @@ export class BlockChecksums {
     this.weak = weak;
     this.strong = strong;
     this.fileHashes = fileHashes;
-  }
-
-  /** An empty set of the right size, to be filled with `set()`. */
-  static allocate(params: ChecksumParams, fileHashes: FileHashes = {}): BlockChecksums {
-    const n = blockCountOf(params);
-    return new BlockChecksums(params, new Int32Array(n), new Uint8Array(n * params.strongBytes), fileHashes);
-  }
-
-  /** Records block `index`: its packed rsum and its strong digest (truncated here). */
-  set(index: number, weak: number, strong: Uint8Array): void {
-    this.weak[index] = weak & weakMask(this.params.weakBytes);
-    const n = this.params.strongBytes;
-    if (strong.length < n) throw new InvalidArgumentError(`strong checksum of block ${index} has ${strong.length} bytes, need ${n}`);
-    this.strong.set(strong.subarray(0, n), index * n);
   }
 
   /** True when the first strongBytes of `digest` equal block `index`'s stored strong sum. */

@@ -3,8 +3,8 @@ import type { TargetState } from './target-state.js';
 
 // Multipliers of a multiplicative (Fibonacci) hash: the top bits of the product
 // are well mixed, so bucket and filter positions are taken from the top.
-const K0 = 0x9e3779b1 | 0;
-const K1 = 0x85ebca77 | 0;
+export const K0 = 0x9e3779b1 | 0;
+export const K1 = 0x85ebca77 | 0;
 
 /**
  * The lookup key of a window: its stored weak sum and, when seqMatches is 2, the
@@ -119,10 +119,5 @@ export class BlockIndex {
       this.lookups.set(state, lookup);
     }
     return lookup;
-  }
-
-  /** Number of blocks that can be found by lookup (all but the last when seqMatches is 2). */
-  get indexedCount(): number {
-    return this.entries.length;
   }
 }

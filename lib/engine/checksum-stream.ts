@@ -1,6 +1,6 @@
 import { Transform } from 'readable-stream';
+import type { StreamCallback as TransformCallback } from './stream-callbacks.js';
 
-type TransformCallback = (error?: Error | null, data?: unknown) => void;
 import { Checksummer, type ChecksummerOptions, type ChecksumRecord, type ChecksumSummary } from './checksummer.js';
 
 export interface ChecksumStreamOptions extends ChecksummerOptions {

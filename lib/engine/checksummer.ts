@@ -3,7 +3,7 @@ import { BufferList } from 'bl';
 import { rsumBlock } from '../checksums/rsum.js';
 import { strongHasher, type StrongAlgorithm, type StrongHasher } from '../checksums/strong.js';
 import { InvalidArgumentError } from '../errors.js';
-import { isPowerOfTwo, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE } from './params.js';
+import { isValidBlockSize, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE } from './params.js';
 
 /** The checksums of one block of a new file, untruncated. */
 export interface BlockRecord {
@@ -57,7 +57,7 @@ export class Checksummer {
 
   constructor(options: ChecksummerOptions) {
     const { blockSize } = options;
-    if (!isPowerOfTwo(blockSize) || blockSize < MIN_BLOCK_SIZE || blockSize > MAX_BLOCK_SIZE) {
+    if (!isValidBlockSize(blockSize)) {
       throw new InvalidArgumentError(`block size must be a power of two from ${MIN_BLOCK_SIZE} to ${MAX_BLOCK_SIZE}, got ${blockSize}`);
     }
     this.blockSize = blockSize;

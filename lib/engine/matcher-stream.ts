@@ -1,6 +1,6 @@
 import { Transform } from 'readable-stream';
+import type { StreamCallback as TransformCallback } from './stream-callbacks.js';
 
-type TransformCallback = (error?: Error | null, data?: unknown) => void;
 import type { BlockIndex } from './block-index.js';
 import { Matcher, type BlockMatch, type MatcherOptions, type MatcherStats } from './matcher.js';
 import type { ByteRange, TargetState } from './target-state.js';

@@ -2,7 +2,7 @@ import { rsumBlock, weakMask } from '../checksums/rsum.js';
 import { strongHasher, type StrongHasher } from '../checksums/strong.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { BlockChecksums } from './block-checksums.js';
-import { lookupKey, type BlockIndex, type BucketLookup } from './block-index.js';
+import { K0, K1, lookupKey, type BlockIndex, type BucketLookup } from './block-index.js';
 import { log2Exact } from './params.js';
 import { TargetState } from './target-state.js';
 
@@ -52,6 +52,16 @@ export const DEFAULT_MATCHER_BUFFER = 1 << 20;
  *   whole match ahead (1 block, or 2 for a pair);
  * - after a pair, the window just after it is first tried against the target block
  *   that follows the pair, and so on along the run (zsync's next_match).
+ *
+ * One deliberate difference from zsync 0.6.2: when a bucket walk ends with the
+ * run's next block already taken by a later pair of the same walk, zsync still
+ * tests that block at the next window, "matches" it and jumps a block, losing
+ * that window; here a block already found is never tried, the window gets a
+ * normal lookup, and so the matcher never finds fewer blocks than zsync (it
+ * can find more, in that corner only).
+ *
+ * A block is marked present in the state when it is found, before any patcher
+ * has written it: if the local write fails, the state is not to be reused.
  *
  * test/reference-matcher.ts states the same rules by brute force; property tests
  * hold the two to the same answers.
@@ -298,10 +308,12 @@ function roll(buf: Buffer, x: number, bs: number, shift: number, pairs: boolean,
 
 function rollSingle(buf: Buffer, x: number, limit: number, bs: number, shift: number, mask: number, lookup: BucketLookup, sums: Int32Array): number {
   const { filter, filterShift, tableShift, bucketStart, bucketEnd, keys } = lookup;
+  const k0 = K0; // locals: module bindings are not free in a loop run per byte
+  const k1 = K1;
   let a0 = sums[0]!;
   let b0 = sums[1]!;
   for (; x < limit; x++) {
-    const key = Math.imul(((a0 << 16) | b0) & mask, 0x9e3779b1 | 0);
+    const key = Math.imul(((a0 << 16) | b0) & mask, k0);
     const bit = key >>> filterShift;
     if ((filter[bit >>> 5]! & (1 << (bit & 31))) !== 0) {
       const b = key >>> tableShift;
@@ -321,12 +333,14 @@ function rollSingle(buf: Buffer, x: number, limit: number, bs: number, shift: nu
 
 function rollPairs(buf: Buffer, x: number, limit: number, bs: number, shift: number, mask: number, lookup: BucketLookup, sums: Int32Array): number {
   const { filter, filterShift, tableShift, bucketStart, bucketEnd, keys } = lookup;
+  const k0 = K0; // locals: module bindings are not free in a loop run per byte
+  const k1 = K1;
   let a0 = sums[0]!;
   let b0 = sums[1]!;
   let a1 = sums[2]!;
   let b1 = sums[3]!;
   for (; x < limit; x++) {
-    const key = Math.imul(((a0 << 16) | b0) & mask, 0x9e3779b1 | 0) ^ Math.imul(((a1 << 16) | b1) & mask, 0x85ebca77 | 0);
+    const key = Math.imul(((a0 << 16) | b0) & mask, k0) ^ Math.imul(((a1 << 16) | b1) & mask, k1);
     const bit = key >>> filterShift;
     if ((filter[bit >>> 5]! & (1 << (bit & 31))) !== 0) {
       const b = key >>> tableShift;

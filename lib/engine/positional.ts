@@ -1,4 +1,4 @@
-import { TruncatedInputError } from '../errors.js';
+import { ZsyncError } from '../errors.js';
 
 /**
  * Where the patchers write: anything with a positional write in the shape of
@@ -6,7 +6,7 @@ import { TruncatedInputError } from '../errors.js';
  * FileHandle fits as it is, and so does a MemoryFile or a browser-side store.
  */
 export interface PositionalWriter {
-  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number } | unknown>;
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number } | void>;
 }
 
 /** Where BlockReader reads: the shape of `fs.promises.FileHandle.read(buffer, offset, length, position)`. */
@@ -22,7 +22,7 @@ export async function writeFully(writer: PositionalWriter, data: Uint8Array, pos
     const n = (result as { bytesWritten?: unknown } | undefined)?.bytesWritten;
     // Writers that do not report a count (plain async functions) wrote it all.
     done += typeof n === 'number' ? n : data.length - done;
-    if (n === 0) throw new TruncatedInputError(`write at ${position + done} made no progress`);
+    if (n === 0) throw new ZsyncError('ERR_ZSYNC_WRITE_STALLED', `write at ${position + done} made no progress`);
   }
 }
 
