@@ -29,7 +29,9 @@ export interface MatcherOptions {
 export interface MatcherStats {
   /** Seed bytes taken in. */
   seedBytes: number;
-  /** Windows whose key passed the filter (each costs a bucket walk). */
+  /** Windows whose key passed the filter (each costs a bucket probe). */
+  filterPasses: number;
+  /** Windows whose key is some block's (each costs a bucket walk). */
   filterHits: number;
   /** Strong digests computed. */
   strongChecks: number;
@@ -68,7 +70,7 @@ export const DEFAULT_MATCHER_BUFFER = 1 << 20;
  */
 export class Matcher {
   readonly state: TargetState;
-  readonly stats: MatcherStats = { seedBytes: 0, filterHits: 0, strongChecks: 0, blocksFound: 0 };
+  readonly stats: MatcherStats = { seedBytes: 0, filterPasses: 0, filterHits: 0, strongChecks: 0, blocksFound: 0 };
 
   private readonly lookup: BucketLookup;
   private readonly checksums: BlockChecksums;
@@ -173,11 +175,15 @@ export class Matcher {
       if (this.next >= 0) jump = this.tryContinuation(x, ((sums[0]! << 16) | sums[1]!) & mask, emit);
       if (jump === 0) {
         // Roll on to the next window whose key passes the filter: the hot loop.
-        x = pairs ? rollPairs(buf, x, limit, bs, shift, mask, lookup, sums) : rollSingle(buf, x, limit, bs, shift, mask, lookup, sums);
+        x = pairs
+          ? rollPairs(buf, x, limit, bs, shift, mask, lookup.filter, lookup.filterShift, sums)
+          : rollSingle(buf, x, limit, bs, shift, mask, lookup.filter, lookup.filterShift, sums);
         if (x >= limit) break;
+        this.stats.filterPasses++;
         const w0 = ((sums[0]! << 16) | sums[1]!) & mask;
         const w1 = pairs ? ((sums[2]! << 16) | sums[3]!) & mask : 0;
-        jump = this.tryBucket(x, lookupKey(w0, w1), w0, w1, emit);
+        const key = lookupKey(w0, w1);
+        if (hasKey(lookup, key)) jump = this.tryBucket(x, key, w0, w1, emit);
         if (jump === 0) {
           roll(buf, x, bs, shift, pairs, sums);
           x++;
@@ -284,6 +290,15 @@ export class Matcher {
   }
 }
 
+/** True when the key's bucket holds an entry with exactly this key. */
+function hasKey(lookup: BucketLookup, key: number): boolean {
+  const b = key >>> lookup.tableShift;
+  const { keys } = lookup;
+  const end = lookup.bucketEnd[b]!;
+  for (let r = lookup.bucketStart[b]!; r < end; r++) if (keys[r] === key) return true;
+  return false;
+}
+
 function setSums(sums: Int32Array, at: number, packed: number): void {
   sums[at] = packed >>> 16;
   sums[at + 1] = packed & 0xffff;
@@ -303,25 +318,19 @@ function roll(buf: Buffer, x: number, bs: number, shift: number, pairs: boolean,
 }
 
 // The two hot loops: roll the rsums byte by byte until a window's key passes the
-// filter and some bucket entry has exactly that key, or `limit`. Kept as small free functions, one per seqMatches, so the
+// filter, or `limit`. The bucket probe is left to the caller: out of the loop it
+// costs a call at a filter pass (well under 1% of windows) instead of slowing
+// every byte. Kept as small free functions, one per seqMatches, so the
 // JIT sees monomorphic, allocation-free code. They inline lookupKey.
 
-function rollSingle(buf: Buffer, x: number, limit: number, bs: number, shift: number, mask: number, lookup: BucketLookup, sums: Int32Array): number {
-  const { filter, filterShift, tableShift, bucketStart, bucketEnd, keys } = lookup;
+function rollSingle(buf: Buffer, x: number, limit: number, bs: number, shift: number, mask: number, filter: Int32Array, filterShift: number, sums: Int32Array): number {
   const k0 = K0; // locals: module bindings are not free in a loop run per byte
-  const k1 = K1;
   let a0 = sums[0]!;
   let b0 = sums[1]!;
   for (; x < limit; x++) {
     const key = Math.imul(((a0 << 16) | b0) & mask, k0);
-    const bit = key >>> filterShift;
-    if ((filter[bit >>> 5]! & (1 << (bit & 31))) !== 0) {
-      const b = key >>> tableShift;
-      const end = bucketEnd[b]!;
-      let r = bucketStart[b]!;
-      while (r < end && keys[r] !== key) r++;
-      if (r < end) break;
-    }
+    const m = (1 << ((key >>> 11) & 31)) | (1 << ((key >>> 6) & 31)); // filterMask(key)
+    if ((filter[key >>> filterShift]! & m) === m) break;
     const oc = buf[x]!;
     a0 = (a0 + buf[x + bs]! - oc) & 0xffff;
     b0 = (b0 + a0 - (oc << shift)) & 0xffff;
@@ -331,9 +340,8 @@ function rollSingle(buf: Buffer, x: number, limit: number, bs: number, shift: nu
   return x;
 }
 
-function rollPairs(buf: Buffer, x: number, limit: number, bs: number, shift: number, mask: number, lookup: BucketLookup, sums: Int32Array): number {
-  const { filter, filterShift, tableShift, bucketStart, bucketEnd, keys } = lookup;
-  const k0 = K0; // locals: module bindings are not free in a loop run per byte
+function rollPairs(buf: Buffer, x: number, limit: number, bs: number, shift: number, mask: number, filter: Int32Array, filterShift: number, sums: Int32Array): number {
+  const k0 = K0;
   const k1 = K1;
   let a0 = sums[0]!;
   let b0 = sums[1]!;
@@ -341,14 +349,8 @@ function rollPairs(buf: Buffer, x: number, limit: number, bs: number, shift: num
   let b1 = sums[3]!;
   for (; x < limit; x++) {
     const key = Math.imul(((a0 << 16) | b0) & mask, k0) ^ Math.imul(((a1 << 16) | b1) & mask, k1);
-    const bit = key >>> filterShift;
-    if ((filter[bit >>> 5]! & (1 << (bit & 31))) !== 0) {
-      const b = key >>> tableShift;
-      const end = bucketEnd[b]!;
-      let r = bucketStart[b]!;
-      while (r < end && keys[r] !== key) r++;
-      if (r < end) break;
-    }
+    const m = (1 << ((key >>> 11) & 31)) | (1 << ((key >>> 6) & 31)); // filterMask(key)
+    if ((filter[key >>> filterShift]! & m) === m) break;
     const oc = buf[x]!;
     const nc = buf[x + bs]!;
     a0 = (a0 + nc - oc) & 0xffff;
