@@ -40,6 +40,7 @@ export interface MatcherStats {
 }
 
 export const DEFAULT_MATCHER_BUFFER = 1 << 20;
+const SLAB_BYTES = 1 << 20;
 
 /**
  * The zsync scan of one seed, as a push parser: `write()` seed bytes in chunks of
@@ -96,6 +97,8 @@ export class Matcher {
   /** The target block to try first at x, continuing a run of matches; -1 for none. */
   private next = -1;
   private ended = false;
+  private slab: Buffer = Buffer.alloc(0);
+  private slabUsed = 0;
 
   constructor(index: BlockIndex, options: MatcherOptions = {}) {
     this.checksums = index.checksums;
@@ -284,10 +287,19 @@ export class Matcher {
   }
 
   private copyWindow(x: number): Buffer {
-    const out = Buffer.allocUnsafe(this.bs);
+    // Matched blocks are copied into slabs of 1 MiB handed out in slices: one
+    // allocation per 256-512 blocks instead of one each (allocation was a tenth
+    // of the time of a mostly matching seed). A slab lives as long as any slice.
+    if (this.slabUsed + this.bs > this.slab.length) {
+      this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, this.bs));
+      this.slabUsed = 0;
+    }
+    const out = this.slab.subarray(this.slabUsed, this.slabUsed + this.bs);
+    this.slabUsed += this.bs;
     this.buf.copy(out, 0, x, x + this.bs);
     return out;
   }
+
 }
 
 /** True when the key's bucket holds an entry with exactly this key. */
