@@ -21,7 +21,7 @@ import { IncompleteError } from './sync/errors.js';
 import { verifyFileHashes } from './sync/file-digest.js';
 import { defaultOutputName } from './sync/output-name.js';
 import { rangeSourceFor, writerDeliver } from './sync/range-source.js';
-import { HttpClient } from './transport/http-client.js';
+import { AbortedError, HttpClient } from './transport/http-client.js';
 import type { RangeFetcherOptions } from './transport/range-fetcher.js';
 
 export interface ZsyncOptions extends Omit<RangeFetcherOptions, 'length'> {
@@ -128,6 +128,10 @@ export class Zsync extends EventEmitter {
             patcher.once('finish', ok);
             patcher.once('error', fail);
           });
+          // The patcher may fail (a bad block) while the fetch runs: the fetch
+          // rejects with that error through deliver; until `finished` is awaited
+          // below, keep its rejection from counting as unhandled.
+          finished.catch(() => {});
           const missing = state.missingRanges();
           const total = missing.reduce((n, r) => n + r.end - r.start, 0);
           let done = 0;
@@ -191,7 +195,13 @@ export class Zsync extends EventEmitter {
     let bytesRead = 0;
     let bytesReused = 0;
     let blocks = 0;
+    const signal = this.options.signal;
     const count = transform((chunk: Buffer, _enc, cb) => {
+      // Reading a big seed takes a while: an abort stops it too.
+      if (signal?.aborted) {
+        cb(new AbortedError(signal.reason));
+        return;
+      }
       bytesRead += chunk.length;
       this.progress({ phase: 'match', done: bytesRead, total: size, seed: path });
       cb(null, chunk);

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ControlFileParser, type ControlFile } from '../control-file/parser.js';
 import { ZsyncError } from '../errors.js';
-import type { HttpClient } from '../transport/http-client.js';
+import { AbortedError, type HttpClient } from '../transport/http-client.js';
 import { ControlFileUnavailableError } from './errors.js';
 
 export interface LoadedControlFile extends ControlFile {
@@ -42,6 +42,8 @@ async function loadRemote(url: string, client: HttpClient, options: LoadControlO
   try {
     got = await client.get(url, headers, options.signal);
   } catch (err) {
+    // The caller's abort is an abort, not an unreachable control file.
+    if (err instanceof AbortedError) throw err;
     throw new ControlFileUnavailableError(url, err);
   }
   const { response, url: finalUrl } = got;

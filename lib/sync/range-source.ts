@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { open } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { pipeline } from 'node:stream/promises';
@@ -51,9 +50,34 @@ export class LocalFileSource implements RangeSource {
   }
 }
 
-/** A deliver function writing into a Writable with backpressure; several producers may share it. */
+/**
+ * A deliver function writing into a Writable with backpressure; several producers may share it.
+ * Once the sink has failed (a block that fails its checksum) or closed, every
+ * delivery rejects with that error: waiting for a 'drain' that will never come
+ * would hang the fetch.
+ */
 export function writerDeliver(sink: NodeJS.WritableStream): (chunk: RemoteChunk) => Promise<void> {
+  const s = sink as unknown as NodeJS.EventEmitter & { errored?: Error | null; destroyed?: boolean; write(chunk: unknown): boolean };
+  const gone = (): Error | undefined => s.errored ?? (s.destroyed ? new TruncatedInputError('the output stream closed before all data was delivered') : undefined);
   return async (chunk) => {
-    if (!sink.write(chunk as unknown as Uint8Array)) await once(sink as unknown as NodeJS.EventEmitter, 'drain');
+    const failed = gone();
+    if (failed) throw failed;
+    if (s.write(chunk)) return;
+    const stop = gone();
+    if (stop) throw stop;
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error): void => {
+        s.off('drain', onDrain);
+        s.off('error', done);
+        s.off('close', onClose);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onDrain = (): void => done();
+      const onClose = (): void => done(gone() ?? new TruncatedInputError('the output stream closed before all data was delivered'));
+      s.on('drain', onDrain);
+      s.on('error', done);
+      s.on('close', onClose);
+    });
   };
 }

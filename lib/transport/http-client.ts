@@ -104,10 +104,18 @@ export class HttpClient {
         headers: { ...this.headers, ...authorization, ...headers },
         ...(signal ? { signal } : {}),
       });
+      let response: IncomingMessage | undefined;
       request.setTimeout(this.stallTimeoutMs, () => {
-        request.destroy(new HttpError('ERR_ZSYNC_HTTP_STALL', `no data from ${url} for ${this.stallTimeoutMs} ms`, { url, retryable: true }));
+        const stall = new HttpError('ERR_ZSYNC_HTTP_STALL', `no data from ${url} for ${this.stallTimeoutMs} ms`, { url, retryable: true });
+        // Once the headers are in, the body reader sees the response's error, not
+        // the request's: give it the stall, not a bare "aborted".
+        response?.destroy(stall);
+        request.destroy(stall);
       });
-      request.once('response', resolve);
+      request.once('response', (r: IncomingMessage) => {
+        response = r;
+        resolve(r);
+      });
       request.once('error', (err) => reject(classify(err, url, signal)));
       request.end();
     });

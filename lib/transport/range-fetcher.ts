@@ -3,6 +3,7 @@ import type { RemoteChunk } from '../engine/block-assembler.js';
 import type { ByteRange } from '../engine/target-state.js';
 
 import { parseContentRange, type ContentRange } from './content-range.js';
+import { TruncatedInputError } from '../errors.js';
 import { HttpError, MultipartError } from './errors.js';
 import { AbortedError, classify, HttpClient, type HttpClientOptions } from './http-client.js';
 import { MultipartByterangesParser } from './multipart-parser.js';
@@ -223,7 +224,14 @@ export class HttpRangeFetcher {
       });
       response.on('error', (err) => parser.destroy(err));
       response.pipe(parser as unknown as NodeJS.WritableStream);
-      for await (const chunk of parser as AsyncIterable<RemoteChunk>) await this.take(chunk, wanted, deliver);
+      try {
+        for await (const chunk of parser as AsyncIterable<RemoteChunk>) await this.take(chunk, wanted, deliver);
+      } catch (err) {
+        // A body that ends cleanly but short of what its parts announced is a
+        // short answer like any other: retried, resuming from what arrived.
+        if (err instanceof TruncatedInputError) throw new HttpError('ERR_ZSYNC_HTTP_SHORT', `${url}: ${err.message}`, { url, status: 206, retryable: true, cause: err });
+        throw err;
+      }
       if (job.ranges.length > 1 && parser.parts.length < job.ranges.length && !wanted.empty) {
         this.adapt(mirror, Math.max(1, parser.parts.length), `${parser.parts.length} parts for ${job.ranges.length} ranges`);
       }
@@ -266,6 +274,8 @@ export class HttpRangeFetcher {
 
   /** Delivers the parts of a chunk that are still wanted. */
   private async take(chunk: RemoteChunk, wanted: Wanted, deliver: Deliver): Promise<void> {
+    // Bytes already in flight when the caller aborted are dropped, not delivered.
+    if (this.options.signal?.aborted) throw new AbortedError(this.options.signal.reason);
     const end = chunk.offset + chunk.data.length;
     for (const r of [...wanted.list]) {
       if (r.end <= chunk.offset) continue;

@@ -1,0 +1,206 @@
+/**
+ * The multipart/byteranges parser and the small range helpers of the fetcher.
+ * If these regressed, a multi-range answer would be mis-sliced (wrong bytes at
+ * the wrong offsets), depend on how TCP chunked it, or swallow a broken body
+ * silently instead of failing with a typed error.
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { RemoteChunk } from '../lib/engine/block-assembler.js';
+import { parseContentRange } from '../lib/transport/content-range.js';
+import { MultipartByterangesParser } from '../lib/transport/multipart-parser.js';
+import { mergeRanges, rangeHeader, Wanted } from '../lib/transport/range-plan.js';
+import { prng, randomBytes } from './generators.js';
+
+const BOUNDARY = '3d6b6a416f9b5';
+
+interface Part {
+  start: number;
+  data: Buffer;
+}
+
+function body(parts: Part[], total: number, opts: { preamble?: string; epilogue?: string; boundary?: string; padding?: string } = {}): Buffer {
+  const b = opts.boundary ?? BOUNDARY;
+  const out: Buffer[] = [Buffer.from(opts.preamble ?? '', 'latin1')];
+  parts.forEach((p, i) => {
+    out.push(Buffer.from(`${i === 0 && !opts.preamble ? '' : '\r\n'}--${b}${opts.padding ?? ''}\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes ${p.start}-${p.start + p.data.length - 1}/${total}\r\n\r\n`, 'latin1'));
+    out.push(p.data);
+  });
+  out.push(Buffer.from(`\r\n--${b}--${opts.epilogue ?? '\r\n'}`, 'latin1'));
+  return Buffer.concat(out);
+}
+
+function split(buf: Buffer, sizes: number[] | number): Buffer[] {
+  const out: Buffer[] = [];
+  let o = 0;
+  let i = 0;
+  while (o < buf.length) {
+    const n = typeof sizes === 'number' ? sizes : Math.max(1, sizes[i++ % sizes.length]!);
+    out.push(buf.subarray(o, o + n));
+    o += n;
+  }
+  return out;
+}
+
+async function parse(chunks: Buffer[], options: { boundary?: string; onPart?: (r: { start: number; end: number }) => void; maxHeaderBytes?: number } = {}): Promise<Map<number, Buffer>> {
+  const parser = new MultipartByterangesParser({ boundary: options.boundary ?? BOUNDARY, ...(options.onPart ? { onPart: options.onPart } : {}), ...(options.maxHeaderBytes ? { maxHeaderBytes: options.maxHeaderBytes } : {}) });
+  const got: RemoteChunk[] = [];
+  await pipeline(Readable.from(chunks), parser as unknown as NodeJS.ReadWriteStream, async (source: AsyncIterable<unknown>) => {
+    for await (const c of source as AsyncIterable<RemoteChunk>) got.push({ offset: c.offset, data: Buffer.from(c.data) });
+  });
+  // Reassemble contiguous chunks per part start.
+  const byStart = new Map<number, Buffer>();
+  let current: { start: number; pieces: Uint8Array[]; next: number } | undefined;
+  for (const c of got) {
+    if (!current || c.offset !== current.next) {
+      if (current) byStart.set(current.start, Buffer.concat(current.pieces));
+      current = { start: c.offset, pieces: [], next: c.offset };
+    }
+    current.pieces.push(c.data);
+    current.next += c.data.length;
+  }
+  if (current) byStart.set(current.start, Buffer.concat(current.pieces));
+  return byStart;
+}
+
+async function parseError(chunks: Buffer[], options: Parameters<typeof parse>[1] = {}): Promise<Error & { code?: string }> {
+  try {
+    await parse(chunks, options);
+  } catch (err) {
+    return err as Error & { code?: string };
+  }
+  throw new Error('expected the parser to fail');
+}
+
+function sampleParts(seed: number): { parts: Part[]; total: number } {
+  const rand = prng(seed);
+  const parts: Part[] = [];
+  let o = rand() % 100;
+  const n = 1 + (rand() % 6);
+  for (let i = 0; i < n; i++) {
+    // Part data that contains the boundary text and CRLFs, which must not confuse the parser.
+    const len = 1 + (rand() % 3000);
+    const data = randomBytes(rand, len);
+    if (len > 60 && (rand() & 1) === 0) data.write(`\r\n--${BOUNDARY}\r\n\r\n`, rand() % (len - 40), 'latin1');
+    parts.push({ start: o, data });
+    o += len + 1 + (rand() % 5000);
+  }
+  return { parts, total: o + 10 };
+}
+
+function expectParts(got: Map<number, Buffer>, parts: Part[]): void {
+  expect([...got.keys()]).to.deep.equal(parts.map((p) => p.start));
+  for (const p of parts) expect(got.get(p.start)!.equals(p.data), `part at ${p.start}`).to.equal(true);
+}
+
+describe('MultipartByterangesParser', () => {
+  const { parts, total } = sampleParts(7);
+  const plain = body(parts, total);
+  const wrapped = body(parts, total, { preamble: 'This is a preamble.\r\nIgnore it.\r\n', epilogue: '\r\nan epilogue, also ignored\r\n' });
+
+  for (const [name, buf] of [['without preamble', plain], ['with preamble and epilogue', wrapped]] as const) {
+    it(`parses a body ${name} whole`, async () => {
+      expectParts(await parse([buf]), parts);
+    });
+    it(`parses a body ${name} one byte at a time`, async () => {
+      expectParts(await parse(split(buf, 1)), parts);
+    });
+    it(`parses a body ${name} in 321-byte slices`, async () => {
+      expectParts(await parse(split(buf, 321)), parts);
+    });
+  }
+
+  it('parses random bodies at random chunk boundaries (fast-check)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 1_000_000 }), fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 20 }), fc.boolean(), async (seed, sizes, pre) => {
+        const s = sampleParts(seed);
+        const buf = pre ? body(s.parts, s.total, { preamble: 'x\r\n', epilogue: 'tail' }) : body(s.parts, s.total);
+        expectParts(await parse(split(buf, sizes)), s.parts);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('accepts transport padding after a boundary and a quoted-style boundary with odd characters', async () => {
+    const boundary = "a'()+_,-./:=?b";
+    const buf = body(parts, total, { boundary, padding: ' \t' });
+    expectParts(await parse(split(buf, 7), { boundary }), parts);
+  });
+
+  it('hands each part range to onPart before its data, and a throw there fails the parse', async () => {
+    const seen: number[] = [];
+    await parse([plain], { onPart: (r) => seen.push(r.start) });
+    expect(seen).to.deep.equal(parts.map((p) => p.start));
+    const err = await parseError([plain], {
+      onPart: () => {
+        throw Object.assign(new Error('not asked for'), { code: 'ERR_TEST_REFUSED' });
+      },
+    });
+    expect(err).to.have.property('code', 'ERR_TEST_REFUSED');
+  });
+
+  it('fails with ERR_ZSYNC_TRUNCATED when the body ends inside a part or before the closing boundary', async () => {
+    for (const cut of [plain.length - 30, Math.floor(plain.length / 2), plain.length - 3]) {
+      const err = await parseError(split(plain.subarray(0, cut), 100));
+      expect(err, `cut at ${cut}`).to.have.property('code', 'ERR_ZSYNC_TRUNCATED');
+    }
+    expect(await parseError([Buffer.from('no boundary at all')])).to.have.property('code', 'ERR_ZSYNC_TRUNCATED');
+  });
+
+  it('fails with ERR_ZSYNC_MULTIPART on a part without Content-Range, a bad Content-Range, or text after a boundary', async () => {
+    const noRange = Buffer.from(`--${BOUNDARY}\r\nContent-Type: x\r\n\r\nabc\r\n--${BOUNDARY}--\r\n`, 'latin1');
+    const badRange = Buffer.from(`--${BOUNDARY}\r\nContent-Range: bytes 9-3/10\r\n\r\nabc\r\n--${BOUNDARY}--\r\n`, 'latin1');
+    const junk = Buffer.from(`--${BOUNDARY}garbage\r\nContent-Range: bytes 0-2/10\r\n\r\nabc\r\n--${BOUNDARY}--\r\n`, 'latin1');
+    for (const buf of [noRange, badRange, junk]) {
+      expect(await parseError([buf])).to.have.property('code', 'ERR_ZSYNC_MULTIPART');
+      expect(await parseError(split(buf, 1))).to.have.property('code', 'ERR_ZSYNC_MULTIPART');
+    }
+  });
+
+  it('fails with ERR_ZSYNC_MULTIPART when a part is longer than its Content-Range says (no boundary where it must be)', async () => {
+    const buf = Buffer.from(`--${BOUNDARY}\r\nContent-Range: bytes 0-2/10\r\n\r\nabcdef\r\n--${BOUNDARY}--\r\n`, 'latin1');
+    expect(await parseError([buf])).to.have.property('code', 'ERR_ZSYNC_MULTIPART');
+    expect(await parseError(split(buf, 1))).to.have.property('code', 'ERR_ZSYNC_MULTIPART');
+  });
+
+  it('bounds the preamble and part headers (ERR_ZSYNC_MULTIPART), never buffering without limit', async () => {
+    const endless = Buffer.alloc(5000, 0x61);
+    expect(await parseError(split(Buffer.concat([endless, endless, endless, endless]), 999), { maxHeaderBytes: 4096 })).to.have.property('code', 'ERR_ZSYNC_MULTIPART');
+    const longHeader = Buffer.from(`--${BOUNDARY}\r\nX-Long: ${'y'.repeat(20000)}\r\nContent-Range: bytes 0-2/10\r\n\r\nabc\r\n--${BOUNDARY}--\r\n`, 'latin1');
+    expect(await parseError(split(longHeader, 1000))).to.have.property('code', 'ERR_ZSYNC_MULTIPART');
+  });
+
+  it('refuses an empty boundary with ERR_ZSYNC_MULTIPART', () => {
+    expect(() => new MultipartByterangesParser({ boundary: '' })).to.throw().with.property('code', 'ERR_ZSYNC_MULTIPART');
+  });
+});
+
+describe('range helpers', () => {
+  it('parseContentRange takes valid byte ranges (END exclusive) and refuses the rest', () => {
+    expect(parseContentRange('bytes 0-9/100')).to.deep.equal({ start: 0, end: 10, total: 100 });
+    expect(parseContentRange(' bytes 5-5/*')).to.deep.equal({ start: 5, end: 6, total: undefined });
+    for (const bad of [undefined, '', 'bytes 9-3/100', 'bytes 0-100/100', 'bytes */100', 'items 0-1/2', 'bytes 0-1/2/3', 'bytes -1-2/3']) {
+      expect(parseContentRange(bad), String(bad)).to.equal(undefined);
+    }
+  });
+
+  it('mergeRanges coalesces ranges within the gap, sorted and disjoint', () => {
+    expect(mergeRanges([{ start: 300, end: 400 }, { start: 0, end: 100 }, { start: 150, end: 200 }], 50)).to.deep.equal([{ start: 0, end: 200 }, { start: 300, end: 400 }]);
+    expect(mergeRanges([{ start: 0, end: 100 }, { start: 50, end: 60 }, { start: 100, end: 110 }, { start: 5, end: 5 }], 0)).to.deep.equal([{ start: 0, end: 110 }]);
+    expect(rangeHeader([{ start: 0, end: 10 }, { start: 20, end: 21 }])).to.equal('bytes=0-9,20-20');
+  });
+
+  it('Wanted subtracts what arrives, in any order, and says what is left', () => {
+    const w = new Wanted([{ start: 0, end: 100 }, { start: 200, end: 300 }]);
+    w.remove(50, 250);
+    expect(w.list).to.deep.equal([{ start: 0, end: 50 }, { start: 250, end: 300 }]);
+    expect(w.bytes).to.equal(100);
+    expect(w.overlaps(50, 250)).to.equal(false);
+    expect(w.overlaps(40, 60)).to.equal(true);
+    w.remove(0, 50);
+    w.remove(250, 300);
+    expect(w.empty).to.equal(true);
+  });
+});

@@ -1,0 +1,372 @@
+/**
+ * zsync() end to end against servers on 127.0.0.1 that misbehave, and the
+ * control-file plumbing around it: mirrors, relative URLs, -k, basic auth,
+ * hostile Filename headers, missing hashes. If this regressed, a flaky or lying
+ * server could leave a corrupt or half-written OUTPUT, a limited server (200,
+ * first range only, 501) would fail the sync, or a .zsync could make us write
+ * outside the chosen folder.
+ */
+import { expect } from 'chai';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { zsync, type ZsyncOptions, type ZsyncResult } from '../lib/zsync.js';
+import { startFaultServer, type FaultMode, type FaultServer } from './support/fault-server.js';
+import { editHeader, makePair, seededBytes, zsyncmake } from './support/sync-fixtures.js';
+import { needTool } from './support/tools.js';
+import { prng } from './generators.js';
+
+const SIZE = 1_500_000;
+const NEW = makePair(77, SIZE).newData;
+/** The new file with 15 small overwrites: 15 ranges to fetch, spread out. */
+const OLD = (() => {
+  const b = Buffer.from(NEW);
+  const rand = prng(5);
+  for (let i = 0; i < 15; i++) seededBytes(rand, 3000).copy(b, 20_000 + i * 95_000);
+  return b;
+})();
+const OLD_MTIME = new Date('2020-05-06T07:08:09Z');
+
+async function rejection(p: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error & { code?: string };
+  }
+  throw new Error('expected a rejection');
+}
+
+/** An OUTPUT holding the old version, with a known mtime. */
+async function oldOutput(path: string): Promise<void> {
+  await writeFile(path, OLD);
+  await utimes(path, OLD_MTIME, OLD_MTIME);
+}
+
+async function expectUntouched(path: string): Promise<void> {
+  expect((await readFile(path)).equals(OLD), 'OUTPUT still holds the old bytes').to.equal(true);
+  expect((await stat(path)).mtime.getTime(), 'OUTPUT mtime unchanged').to.equal(OLD_MTIME.getTime());
+}
+
+async function expectNew(path: string): Promise<void> {
+  expect((await readFile(path)).equals(NEW), 'OUTPUT is the new version').to.equal(true);
+}
+
+/** Nothing in `dir` but the allowed names (no stray temp files). */
+async function expectOnly(dir: string, allowed: string[]): Promise<void> {
+  for (const f of await readdir(dir)) expect(allowed, `unexpected file ${f}`).to.include(f);
+}
+
+describe('zsync() against a misbehaving server', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let control: Buffer;
+  let fs: FaultServer;
+  let n = 0;
+  let work: string;
+  let out: string;
+
+  before(async function () {
+    const make = needTool(this, 'zsyncmake');
+    dir = await mkdtemp(join(tmpdir(), 'zs-faults-'));
+    await writeFile(join(dir, 'new.bin'), NEW);
+    await zsyncmake(make, join(dir, 'new.bin'), 'new.bin', join(dir, 'new.bin.zsync'));
+    control = await readFile(join(dir, 'new.bin.zsync'));
+    fs = await startFaultServer({ files: { '/new.bin': NEW, '/new.bin.zsync': control }, dataPath: '/new.bin' });
+  });
+  beforeEach(async () => {
+    fs.setFile('/new.bin', NEW);
+    fs.setFault({ mode: 'none' });
+    fs.reset();
+    work = join(dir, `w${n++}`);
+    await mkdir(work);
+    out = join(work, 'out.bin');
+    await oldOutput(out);
+  });
+  after(async () => {
+    await fs?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const sync = (options: ZsyncOptions = {}): Promise<ZsyncResult> => zsync(fs.url('/new.bin.zsync'), { output: out, backoffMs: 20, stallTimeoutMs: 500, ...options });
+
+  it('syncs from a well-behaved server in a few multi-range requests, keeping OUTPUT.zs-old', async () => {
+    const r = await sync();
+    await expectNew(out);
+    expect((await readFile(`${out}.zs-old`)).equals(OLD)).to.equal(true);
+    expect(r.requests).to.be.at.most(2);
+    expect(r.seeds.map((s) => s.path)).to.deep.equal([out]);
+    expect(r.seeds[0]!.bytesReused).to.equal(r.bytesReused);
+    expect(r.bytesFetched).to.be.below(15 * 3000 + 15 * 2 * 2048 + 1);
+    await expectOnly(work, ['out.bin', 'out.bin.zs-old']);
+  });
+
+  for (const mode of ['ignore-range', 'first-range-only', 'multi-501', 'cap-parts'] as const) {
+    it(`gives a correct OUTPUT from a server that does '${mode}' (limited but honest)`, async () => {
+      fs.setFault({ mode, cap: 2 });
+      const r = await sync();
+      await expectNew(out);
+      expect(r.adaptations.length, 'the fallback is reported').to.be.greaterThan(0);
+      await expectOnly(work, ['out.bin', 'out.bin.zs-old']);
+    });
+  }
+
+  for (const mode of ['drop', 'short', 'status-503', 'stall', 'wrong'] as const) {
+    it(`recovers from '${mode}' on the first request by retrying, or fails cleanly`, async () => {
+      fs.setFault({ mode, times: 1 });
+      try {
+        const r = await sync();
+        await expectNew(out);
+        expect(r.retries).to.be.greaterThan(0);
+      } catch (err) {
+        // Only wrong bytes may end the sync (a block checksum refuses them); OUTPUT is untouched.
+        expect(mode).to.equal('wrong');
+        expect(err).to.have.property('code', 'ERR_ZSYNC_BLOCK_CHECKSUM');
+        await expectUntouched(out);
+      }
+    });
+  }
+
+  const persistent: Array<[FaultMode, string[]]> = [
+    ['drop', ['ERR_ZSYNC_HTTP_NETWORK']],
+    ['short', ['ERR_ZSYNC_HTTP_SHORT', 'ERR_ZSYNC_HTTP_NETWORK']],
+    ['status-503', ['ERR_ZSYNC_HTTP_STATUS']],
+    ['stall', ['ERR_ZSYNC_HTTP_STALL']],
+    ['wrong', ['ERR_ZSYNC_BLOCK_CHECKSUM']],
+  ];
+  for (const [mode, codes] of persistent) {
+    it(`fails with ${codes.join('/')} on a server that always does '${mode}', leaving OUTPUT untouched; a later run completes`, async () => {
+      fs.setFault({ mode });
+      const t0 = Date.now();
+      const err = await rejection(sync({ maxAttempts: 3, retryBudgetMs: 5000 }));
+      expect(err.code).to.be.oneOf(codes);
+      expect(Date.now() - t0).to.be.below(10_000);
+      await expectUntouched(out);
+      await expectOnly(work, ['out.bin', 'out.bin.part']);
+      // The .part holds only verified blocks: the next run takes it as a seed.
+      fs.setFault({ mode: 'none' });
+      const r = await sync();
+      await expectNew(out);
+      expect(r.seeds.map((s) => s.path)).to.deep.equal([`${out}.part`, out].slice(0, r.seeds.length));
+      await expectOnly(work, ['out.bin', 'out.bin.zs-old']);
+    });
+  }
+
+  it('a file changed on the server between requests gives ERR_ZSYNC_REMOTE_CHANGED (ETag), never a mix', async () => {
+    const changed = makePair(78, SIZE).newData;
+    fs.setFault({ mode: 'change', times: 1, changed });
+    const err = await rejection(sync({ maxRangesPerRequest: 2, concurrency: 1 }));
+    expect(err).to.have.property('code', 'ERR_ZSYNC_REMOTE_CHANGED');
+    await expectUntouched(out);
+  });
+
+  it('a file changed on a server without validators fails a block or the hash check, never a mix', async () => {
+    const bare = await startFaultServer({ files: { '/new.bin': NEW, '/new.bin.zsync': control }, dataPath: '/new.bin', etag: false, lastModified: false });
+    try {
+      const changed = makePair(79, SIZE).newData;
+      bare.setFault({ mode: 'change', times: 1, changed });
+      const err = await rejection(zsync(bare.url('/new.bin.zsync'), { output: out, maxRangesPerRequest: 2, concurrency: 1 }));
+      expect(err.code).to.be.oneOf(['ERR_ZSYNC_BLOCK_CHECKSUM', 'ERR_ZSYNC_FILE_HASH_MISMATCH']);
+      await expectUntouched(out);
+    } finally {
+      await bare.stop();
+    }
+  });
+
+  it('an AbortSignal stops the fetch with ERR_ZSYNC_ABORTED and leaves OUTPUT untouched', async () => {
+    const slow = await startFaultServer({ files: { '/new.bin': NEW, '/new.bin.zsync': control }, dataPath: '/new.bin', bytesPerSecond: 20_000 });
+    try {
+      const controller = new AbortController();
+      const t0 = Date.now();
+      const p = zsync(slow.url('/new.bin.zsync'), {
+        output: out,
+        signal: controller.signal,
+        onProgress: (pr) => {
+          if (pr.phase === 'fetch' && pr.done > 0) controller.abort();
+        },
+      });
+      const err = await rejection(p);
+      expect(err).to.have.property('code', 'ERR_ZSYNC_ABORTED');
+      expect(Date.now() - t0).to.be.below(5000);
+      await expectUntouched(out);
+      await expectOnly(work, ['out.bin', 'out.bin.part']);
+    } finally {
+      await slow.stop();
+    }
+  });
+
+  it('an AbortSignal aborted before the start rejects with ERR_ZSYNC_ABORTED', async () => {
+    const err = await rejection(sync({ signal: AbortSignal.abort() }));
+    expect(err).to.have.property('code', 'ERR_ZSYNC_ABORTED');
+    await expectUntouched(out);
+  });
+});
+
+describe('zsync() control files: mirrors, relative URLs, -k, auth, Filename, hashes', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let fs: FaultServer;
+  let authServer: FaultServer;
+  let make: string;
+  let control: Buffer;
+  let n = 0;
+  let work: string;
+
+  /** A .zsync for NEW with its header edited, served at `path` and returned. */
+  async function variant(path: string, edit: (lines: string[]) => string[]): Promise<Buffer> {
+    const file = join(dir, `variant-${n}.zsync`);
+    await editHeader(join(dir, 'new.bin.zsync'), edit, file);
+    const buf = await readFile(file);
+    fs.setFile(path, buf);
+    return buf;
+  }
+  const setUrls = (urls: string[]) => (lines: string[]) => [...lines.filter((l) => !l.startsWith('URL:')), ...urls.map((u) => `URL: ${u}`)];
+
+  before(async function () {
+    make = needTool(this, 'zsyncmake');
+    dir = await mkdtemp(join(tmpdir(), 'zs-control-'));
+    await writeFile(join(dir, 'new.bin'), NEW);
+    await zsyncmake(make, join(dir, 'new.bin'), 'new.bin', join(dir, 'new.bin.zsync'));
+    control = await readFile(join(dir, 'new.bin.zsync'));
+    fs = await startFaultServer({ files: { '/new.bin': NEW, '/new.bin.zsync': control }, dataPath: '/new.bin' });
+    authServer = await startFaultServer({ files: { '/new.bin': NEW, '/new.bin.zsync': control }, dataPath: '/new.bin', auth: 'alice:s3cret' });
+  });
+  beforeEach(async () => {
+    fs.reset();
+    work = join(dir, `w${n++}`);
+    await mkdir(work);
+  });
+  after(async () => {
+    await fs?.stop();
+    await authServer?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('fails over from a dead mirror (404) to a good one, whatever the order', async () => {
+    await variant('/mirrors.zsync', setUrls([fs.url('/dead.bin'), 'new.bin']));
+    for (let i = 0; i < 4; i++) {
+      const out = join(work, `out-${i}.bin`);
+      await oldOutput(out);
+      await zsync(fs.url('/mirrors.zsync'), { output: out });
+      await expectNew(out);
+    }
+  });
+
+  it('resolves a relative URL against the .zsync URL (../ and absolute-path forms)', async () => {
+    await variant('/sub/dir/a.zsync', setUrls(['../../new.bin']));
+    await variant('/sub/b.zsync', setUrls(['/new.bin']));
+    for (const p of ['/sub/dir/a.zsync', '/sub/b.zsync']) {
+      const out = join(work, 'out.bin');
+      await rm(out, { force: true });
+      await zsync(fs.url(p), { output: out, seeds: [join(dir, 'new.bin')].slice(0, 0) });
+      await expectNew(out);
+    }
+  });
+
+  it('takes the relative URLs of a local .zsync from `url` (zsync -u)', async () => {
+    const local = join(work, 'local.zsync');
+    await writeFile(local, control);
+    const out = join(work, 'out.bin');
+    await oldOutput(out);
+    const r = await zsync(local, { output: out, url: fs.url('/some/where.zsync').replace('/some/where.zsync', '/x.zsync') });
+    await expectNew(out);
+    expect(fs.requests('/new.bin')).to.be.greaterThan(0);
+    expect(r.requests).to.be.greaterThan(0);
+  });
+
+  it("resolves a local .zsync's relative URL against its own folder without `url`", async () => {
+    const folder = join(work, 'pub');
+    await mkdir(folder);
+    await writeFile(join(folder, 'new.bin'), NEW);
+    await writeFile(join(folder, 'new.bin.zsync'), control);
+    const out = join(work, 'out.bin');
+    await oldOutput(out);
+    await zsync(join(folder, 'new.bin.zsync'), { output: out });
+    await expectNew(out);
+    expect(fs.requests()).to.equal(0);
+  });
+
+  it('keeps the .zsync (-k) and next time asks only whether it changed (304)', async () => {
+    const keep = join(work, 'kept.zsync');
+    const out = join(work, 'out.bin');
+    await zsync(fs.url('/new.bin.zsync'), { output: out, keep });
+    expect((await readFile(keep)).equals(control)).to.equal(true);
+    const sentFirst = fs.sent('/new.bin.zsync');
+    expect(sentFirst).to.equal(control.length);
+    await oldOutput(out);
+    await zsync(fs.url('/new.bin.zsync'), { output: out, keep });
+    await expectNew(out);
+    const controlRequests = fs.log.filter((r) => r.path === '/new.bin.zsync');
+    expect(controlRequests.map((r) => r.status)).to.deep.equal([200, 304]);
+    expect(controlRequests[1]!.headers['if-modified-since']).to.be.a('string');
+    expect(fs.sent('/new.bin.zsync'), 'the .zsync is not downloaded again').to.equal(sentFirst);
+  });
+
+  it('sends basic auth given by host (-A) or in the URL, and fails without it', async () => {
+    const host = `127.0.0.1:${authServer.port}`;
+    const out = join(work, 'out.bin');
+    await zsync(authServer.url('/new.bin.zsync'), { output: out, auth: { [host]: 'alice:s3cret' } });
+    await expectNew(out);
+    await rm(out);
+    await zsync(authServer.url('/new.bin.zsync').replace('http://', 'http://alice:s3cret@'), { output: out });
+    await expectNew(out);
+    await rm(out);
+    const err = await rejection(zsync(authServer.url('/new.bin.zsync'), { output: out }));
+    expect(err).to.have.property('code', 'ERR_ZSYNC_CONTROL_UNAVAILABLE');
+    await expectOnly(work, []);
+  });
+
+  for (const name of ['../evil', '/etc/x', '..', 'a/../../b', '.']) {
+    it(`never writes outside the chosen folder for Filename: ${name}`, async () => {
+      await variant('/hostile.zsync', (lines) => lines.map((l) => (l.startsWith('Filename:') ? `Filename: ${name}` : l)).map((l) => (l.startsWith('URL:') ? 'URL: new.bin' : l)));
+      const inner = join(work, 'inner');
+      await mkdir(inner);
+      const r = await zsync(fs.url('/hostile.zsync'), { directory: inner });
+      expect(r.output.startsWith(inner + '/'), r.output).to.equal(true);
+      expect(await readdir(work)).to.deep.equal(['inner']);
+      const files = await readdir(inner);
+      expect(files).to.have.length(1);
+      expect((await readFile(join(inner, files[0]!))).equals(NEW)).to.equal(true);
+    });
+  }
+
+  it('a control file without SHA-1 whose data cannot be fetched is an error, not success', async () => {
+    await variant('/nohash.zsync', (lines) => setUrls([fs.url('/gone.bin')])(lines.filter((l) => !l.startsWith('SHA-1:'))));
+    const out = join(work, 'out.bin');
+    await oldOutput(out);
+    const err = await rejection(zsync(fs.url('/nohash.zsync'), { output: out }));
+    expect(err.code).to.match(/^ERR_ZSYNC_/);
+    await expectUntouched(out);
+  });
+
+  it('a control file without SHA-1 still syncs when the data is there (every block verified)', async () => {
+    await variant('/nohash-ok.zsync', (lines) => lines.filter((l) => !l.startsWith('SHA-1:')));
+    const out = join(work, 'out.bin');
+    await oldOutput(out);
+    const r = await zsync(fs.url('/nohash-ok.zsync'), { output: out });
+    await expectNew(out);
+    expect(r.verified).to.deep.equal([]);
+  });
+
+  it('a wrong SHA-1 fails with ERR_ZSYNC_FILE_HASH_MISMATCH and leaves OUTPUT untouched', async () => {
+    await variant('/badhash.zsync', (lines) => lines.map((l) => (l.startsWith('SHA-1:') ? `SHA-1: ${'0'.repeat(40)}` : l)));
+    const out = join(work, 'out.bin');
+    await oldOutput(out);
+    const err = await rejection(zsync(fs.url('/badhash.zsync'), { output: out }));
+    expect(err).to.have.property('code', 'ERR_ZSYNC_FILE_HASH_MISMATCH');
+    await expectUntouched(out);
+  });
+
+  it('reports bytes per seed: OUTPUT.part, OUTPUT, then -i seeds in that order', async () => {
+    const out = join(work, 'out.bin');
+    const half = Math.floor(SIZE / 2);
+    await writeFile(`${out}.part`, NEW.subarray(0, half));
+    await writeFile(join(work, 'extra.bin'), NEW.subarray(half));
+    const r = await zsync(fs.url('/new.bin.zsync'), { output: out, seeds: [join(work, 'extra.bin')] });
+    await expectNew(out);
+    expect(r.seeds.map((s) => s.path)).to.deep.equal([`${out}.part`, join(work, 'extra.bin')]);
+    expect(r.seeds[0]!.bytesReused).to.be.greaterThan(half - 4096);
+    expect(r.seeds[1]!.bytesReused).to.be.greaterThan(0);
+    expect(r.bytesReused).to.equal(r.seeds[0]!.bytesReused + r.seeds[1]!.bytesReused);
+    expect(r.bytesFetched).to.be.below(3 * 2048);
+  });
+});
