@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { createReadStream } from 'node:fs';
-import { link, open, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { link, open, rename, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { transform } from 'through2';
@@ -20,9 +20,9 @@ import { loadControlFile } from './sync/control-source.js';
 import { IncompleteError } from './sync/errors.js';
 import { verifyFileHashes } from './sync/file-digest.js';
 import { defaultOutputName } from './sync/output-name.js';
-import { rangeSourceFor, writerDeliver } from './sync/range-source.js';
+import { rangeSourceFor, writerDeliver, type RangeSource } from './sync/range-source.js';
 import { AbortedError, HttpClient } from './transport/http-client.js';
-import type { RangeFetcherOptions } from './transport/range-fetcher.js';
+import type { FetchStats, RangeFetcherOptions } from './transport/range-fetcher.js';
 
 export interface ZsyncOptions extends Omit<RangeFetcherOptions, 'length'> {
   /** The file to bring up to date. Default: the control file's Filename (a plain name only) in `directory`. */
@@ -101,10 +101,12 @@ export class Zsync extends EventEmitter {
     const state = new TargetState(checksums);
     const index = new BlockIndex(checksums);
     const seeds = await existingFiles([part, output, ...(o.seeds ?? [])]);
-    const working = join(dirname(output), `.${basenameOf(output)}.zs-new-${process.pid}`);
+    // A fixed name: a run killed while matching leaves it behind, and the next run
+    // simply starts it afresh ('w+' truncates) instead of littering the folder.
+    const working = join(dirname(output), `.${basenameOf(output)}.zs-new`);
     const reports: SeedReport[] = [];
     const handle = await open(working, 'w+');
-    let fetched = { requests: 0, bytesOnWire: 0, payloadBytes: 0, retries: 0, adaptations: [] as string[] };
+    let fetched: FetchStats = { requests: 0, bytesOnWire: 0, payloadBytes: 0, retries: 0, adaptations: [] };
     let t2 = t1;
     let t3 = t1;
     try {
@@ -120,34 +122,20 @@ export class Zsync extends EventEmitter {
 
       if (!state.complete) {
         const urls = header.urls.map((u) => new URL(u, baseUrl).toString());
-        const source = rangeSourceFor(urls, { ...fetcherOptions(o), length: params.length });
         const out = await open(part, 'r+');
         try {
-          const patcher = new RemotePatcherStream(state, out);
-          const finished = new Promise<void>((ok, fail) => {
-            patcher.once('finish', ok);
-            patcher.once('error', fail);
-          });
-          // The patcher may fail (a bad block) while the fetch runs: the fetch
-          // rejects with that error through deliver; until `finished` is awaited
-          // below, keep its rejection from counting as unhandled.
-          finished.catch(() => {});
-          const missing = state.missingRanges();
-          const total = missing.reduce((n, r) => n + r.end - r.start, 0);
-          let done = 0;
-          const deliver = writerDeliver(patcher as unknown as NodeJS.WritableStream);
-          try {
-            fetched = await source.fetch(missing, async (chunk) => {
-              await deliver(chunk);
-              done += chunk.data.length;
-              this.progress({ phase: 'fetch', done, total });
-            });
-          } catch (err) {
-            patcher.destroy();
-            throw err;
+          // A block whose bytes fail their checksum is dropped, not written, and
+          // asked for again in the next round (a flaky proxy, a mirror mid-update);
+          // the rounds are bounded like the fetcher's retries.
+          const rounds = Math.max(1, o.maxAttempts ?? 3);
+          let lastBad: Error | undefined;
+          for (let round = 0; round < rounds && !state.complete; round++) {
+            const source = rangeSourceFor(urls, { ...fetcherOptions(o), length: params.length });
+            const { stats, bad } = await this.fetchRound(source, state, out);
+            fetched = addStats(fetched, stats);
+            if (bad) lastBad = bad;
           }
-          patcher.end();
-          await finished;
+          if (!state.complete && lastBad) throw lastBad;
           await out.sync();
         } finally {
           await out.close();
@@ -189,7 +177,42 @@ export class Zsync extends EventEmitter {
     };
   }
 
-  private async matchSeed(path: string, size: number, index: BlockIndex, state: TargetState, out: import('node:fs/promises').FileHandle): Promise<SeedReport> {
+  /** One pass over every missing range; bad blocks stay missing and are returned. */
+  private async fetchRound(source: RangeSource, state: TargetState, out: FileHandle): Promise<{ stats: FetchStats; bad: Error | undefined }> {
+    const patcher = new RemotePatcherStream(state, out, { onBadBlock: 'skip' });
+    let bad: Error | undefined;
+    patcher.on('bad-block', (err: Error) => {
+      bad = err;
+    });
+    const finished = new Promise<void>((ok, fail) => {
+      patcher.once('finish', ok);
+      patcher.once('error', fail);
+    });
+    // The patcher may fail (a write error) while the fetch runs: the fetch
+    // rejects with that error through deliver; until `finished` is awaited
+    // below, keep its rejection from counting as unhandled.
+    finished.catch(() => {});
+    const missing = state.missingRanges();
+    const total = missing.reduce((n, r) => n + r.end - r.start, 0);
+    let done = 0;
+    const deliver = writerDeliver(patcher as unknown as NodeJS.WritableStream);
+    let stats: FetchStats;
+    try {
+      stats = await source.fetch(missing, async (chunk) => {
+        await deliver(chunk);
+        done += chunk.data.length;
+        this.progress({ phase: 'fetch', done, total });
+      });
+    } catch (err) {
+      patcher.destroy();
+      throw err;
+    }
+    patcher.end();
+    await finished;
+    return { stats, bad };
+  }
+
+  private async matchSeed(path: string, size: number, index: BlockIndex, state: TargetState, out: FileHandle): Promise<SeedReport> {
     const params = index.checksums.params;
     const matcher = new MatcherStream(index, { state });
     let bytesRead = 0;
@@ -241,6 +264,16 @@ async function existingFiles(paths: string[]): Promise<Array<{ path: string; siz
 
 function basenameOf(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
+}
+
+function addStats(a: FetchStats, b: FetchStats): FetchStats {
+  return {
+    requests: a.requests + b.requests,
+    bytesOnWire: a.bytesOnWire + b.bytesOnWire,
+    payloadBytes: a.payloadBytes + b.payloadBytes,
+    retries: a.retries + b.retries,
+    adaptations: [...a.adaptations, ...b.adaptations.filter((n) => !a.adaptations.includes(n))],
+  };
 }
 
 function sec(a: number, b: number): number {

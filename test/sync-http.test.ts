@@ -111,18 +111,14 @@ describe('zsync() against a misbehaving server', function () {
   }
 
   for (const mode of ['drop', 'short', 'status-503', 'stall', 'wrong'] as const) {
-    it(`recovers from '${mode}' on the first request by retrying, or fails cleanly`, async () => {
+    it(`recovers from '${mode}' on the first request by retrying`, async () => {
       fs.setFault({ mode, times: 1 });
-      try {
-        const r = await sync();
-        await expectNew(out);
-        expect(r.retries).to.be.greaterThan(0);
-      } catch (err) {
-        // Only wrong bytes may end the sync (a block checksum refuses them); OUTPUT is untouched.
-        expect(mode).to.equal('wrong');
-        expect(err).to.have.property('code', 'ERR_ZSYNC_BLOCK_CHECKSUM');
-        await expectUntouched(out);
-      }
+      const r = await sync();
+      await expectNew(out);
+      // Transport faults are retried by the fetcher; wrong bytes fail their block
+      // checksum, are dropped, and are asked for again in a second round.
+      if (mode === 'wrong') expect(r.requests).to.be.greaterThan(1);
+      else expect(r.retries).to.be.greaterThan(0);
     });
   }
 
