@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { STRONG_DIGEST_BYTES, type StrongAlgorithm } from '../checksums/strong.js';
 import { ZsyncError } from '../errors.js';
 import type { ChecksumRecord, ChecksumSummary } from '../engine/checksummer.js';
-import type { ChecksumJob, ChecksumJobResult } from './checksum-worker.js';
+import { runChecksumJob, type ChecksumJob, type ChecksumJobResult } from './checksum-worker.js';
 
 export interface ParallelChecksumOptions {
   blockSize: number;
@@ -28,9 +28,9 @@ export interface FileChecksums {
 }
 
 /**
- * The block checksums of a file on disk, on two cores: one worker thread
+ * The block checksums of a file on disk, on two cores: a worker thread
  * computes the whole-file SHA-1 (and SHA-256) and the blocks of the first part
- * of the file, another the blocks of the rest; each reads what it needs itself,
+ * of the file, this thread the blocks of the rest; each reads what it needs itself,
  * so nothing is copied between threads but the results. The same numbers as
  * ChecksumStream, which is what a pipe or a stream gets.
  */
@@ -46,7 +46,8 @@ export async function parallelChecksums(path: string, options: ParallelChecksumO
     { ...base, start: 0, end: split, sha1: true, sha256: options.sha256 === true },
     { ...base, start: split, end: length, sha1: false, sha256: false },
   ];
-  const results = await Promise.all(jobs.map(runInWorker));
+  // The hashing job in a worker, the other on this thread: one thread fewer to start.
+  const results = await Promise.all([runInWorker(jobs[0]!), runChecksumJob(jobs[1]!)]);
   const digestBytes = STRONG_DIGEST_BYTES[strongAlgorithm];
   const weak = new Int32Array(blockCount);
   const strong = new Uint8Array(blockCount * digestBytes);
