@@ -21,7 +21,7 @@ import { pathToFileURL } from 'node:url';
 // bench/run.ts points ZBENCH_DIST at its private snapshot of dist/index.js.
 const entry = process.env.ZBENCH_DIST ? pathToFileURL(process.env.ZBENCH_DIST) : new URL('../dist/index.js', import.meta.url);
 const lib = await import(entry.href);
-const { BlockChecksums, BlockIndex, ChecksumCollector, ChecksumStream, MatcherStream, zsyncmake } = lib;
+const { BlockChecksums, BlockIndex, ChecksumCollector, ChecksumStream, MatcherStream, zsyncmake, readAhead } = lib;
 
 const READ_CHUNK = 1 << 20;
 
@@ -111,7 +111,7 @@ switch (command) {
     let matchedBytes = 0;
     const matcher = new MatcherStream(index);
     const { wallS, cpuS } = await timed(() =>
-      pipeline(createReadStream(seed, { highWaterMark: READ_CHUNK }), matcher, async (found) => {
+      pipeline(readAhead(seed), matcher, async (found) => {
         for await (const m of found) {
           matches++;
           matchedBytes += m.data.length;

@@ -39,3 +39,4 @@ export { HttpRangeFetcher, type FetchStats, type RangeFetcherOptions } from './t
 export { MultipartByterangesParser, type MultipartParserOptions } from './transport/multipart-parser.js';
 export { createRangeServer, type RangeServerOptions } from './transport/range-server.js';
 export { parseContentRange, type ContentRange } from './transport/content-range.js';
+export { readAhead, type ReadAheadOptions } from './sync/read-ahead.js';

@@ -4,10 +4,10 @@
  * whole-file hash is right.
  */
 import { EventEmitter } from 'node:events';
-import { createReadStream } from 'node:fs';
 import { link, open, rename, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { Readable } from 'readable-stream';
 import { transform } from 'through2';
 import { BlockIndex } from './engine/block-index.js';
 import { LocalPatcherStream } from './engine/local-patcher-stream.js';
@@ -19,6 +19,7 @@ import { fileHashesOf } from './control-file/header.js';
 import { loadControlFile } from './sync/control-source.js';
 import { IncompleteError } from './sync/errors.js';
 import { verifyFileHashes } from './sync/file-digest.js';
+import { readAhead } from './sync/read-ahead.js';
 import { defaultOutputName } from './sync/output-name.js';
 import { rangeSourceFor, writerDeliver, type RangeSource } from './sync/range-source.js';
 import { AbortedError, HttpClient } from './transport/http-client.js';
@@ -235,7 +236,7 @@ export class Zsync extends EventEmitter {
       blocks++;
       cb(null, m);
     });
-    await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), count, matcher, tally, new LocalPatcherStream(out, params));
+    await pipeline(Readable.from(readAhead(path), { objectMode: false }), count, matcher, tally, new LocalPatcherStream(out, params));
     return { path, bytesRead, bytesReused, blocks };
   }
 

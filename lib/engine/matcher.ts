@@ -14,7 +14,9 @@ export interface BlockMatch {
   seedOffset: number;
   /**
    * The block's bytes, blockSize long (zero padded where the window runs past the
-   * seed's end). Target blocks with the same content share one Buffer.
+   * seed's end). Target blocks with the same content share one Buffer. It is a
+   * view of the matcher's buffer, which the matcher never writes over once a view
+   * is out: valid for as long as it is held, and not to be modified.
    */
   data: Buffer;
 }
@@ -40,7 +42,6 @@ export interface MatcherStats {
 }
 
 export const DEFAULT_MATCHER_BUFFER = 1 << 20;
-const SLAB_BYTES = 1 << 20;
 
 /**
  * The zsync scan of one seed, as a push parser: `write()` seed bytes in chunks of
@@ -82,7 +83,7 @@ export class Matcher {
   private readonly context: number;
   private readonly mask: number;
   private readonly capacity: number;
-  private readonly buf: Buffer;
+  private buf: Buffer;
 
   /** Bytes of buf in use. */
   private filled = 0;
@@ -97,8 +98,8 @@ export class Matcher {
   /** The target block to try first at x, continuing a run of matches; -1 for none. */
   private next = -1;
   private ended = false;
-  private slab: Buffer = Buffer.alloc(0);
-  private slabUsed = 0;
+  /** Whether matches hold views of `buf` (then compact() must not write over it). */
+  private viewsOut = false;
 
   constructor(index: BlockIndex, options: MatcherOptions = {}) {
     this.checksums = index.checksums;
@@ -148,10 +149,17 @@ export class Matcher {
     this.scan(dataEnd, emit);
   }
 
-  /** Moves the unscanned tail of the buffer to its front. */
+  /** Moves the unscanned tail of the buffer to its front, or to a new buffer if matches hold views of this one. */
   private compact(): void {
     const x = this.x;
-    this.buf.copyWithin(0, x, this.filled);
+    if (this.viewsOut) {
+      const next = Buffer.allocUnsafe(this.buf.length);
+      this.buf.copy(next, 0, x, this.filled);
+      this.buf = next;
+      this.viewsOut = false;
+    } else {
+      this.buf.copyWithin(0, x, this.filled);
+    }
     this.base += x;
     this.filled -= x;
     this.x = 0;
@@ -286,19 +294,16 @@ export class Matcher {
     return this.hasher.digest(this.buf.subarray(x, x + this.bs));
   }
 
+  /**
+   * The window's bytes for a match: a view of the buffer, no copy. The buffer is
+   * never written below `filled` again (compact() moves to a new buffer once a
+   * view has been handed out), so the view stays valid for as long as it is held.
+   */
   private copyWindow(x: number): Buffer {
-    // Matched blocks are copied into slabs of 1 MiB handed out in slices: one
-    // allocation per 256-512 blocks instead of one each (allocation was a tenth
-    // of the time of a mostly matching seed). A slab lives as long as any slice.
-    if (this.slabUsed + this.bs > this.slab.length) {
-      this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, this.bs));
-      this.slabUsed = 0;
-    }
-    const out = this.slab.subarray(this.slabUsed, this.slabUsed + this.bs);
-    this.slabUsed += this.bs;
-    this.buf.copy(out, 0, x, x + this.bs);
-    return out;
+    this.viewsOut = true;
+    return this.buf.subarray(x, x + this.bs);
   }
+
 
 }
 

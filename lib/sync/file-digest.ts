@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
 import type { FileHashes } from '../engine/block-checksums.js';
 import { FileHashMismatchError } from './errors.js';
+import { readAhead } from './read-ahead.js';
 
 /**
  * Checks a file against every whole-file hash the control file names (SHA-1
@@ -14,9 +13,7 @@ export async function verifyFileHashes(path: string, expected: FileHashes): Prom
   if (expected.sha1 !== undefined) hashes.push(['SHA-1', expected.sha1, createHash('sha1')]);
   if (expected.sha256 !== undefined) hashes.push(['SHA-256', expected.sha256, createHash('sha256')]);
   if (hashes.length === 0) return [];
-  await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), async (source: AsyncIterable<Buffer>) => {
-    for await (const chunk of source) for (const [, , h] of hashes) h.update(chunk);
-  });
+  for await (const chunk of readAhead(path)) for (const [, , h] of hashes) h.update(chunk);
   for (const [name, want, h] of hashes) {
     const got = h.digest('hex');
     if (got !== want.toLowerCase()) throw new FileHashMismatchError(name, want, got);
