@@ -30,8 +30,12 @@ describe('README examples', function () {
     await rm(WORK, { recursive: true, force: true });
   });
 
-  it('has the three kinds of example: publish/deploy, streams, pyzsync', () => {
-    expect(list).to.have.length.of.at.least(3);
+  it('has an example for each way to embed it: publish/deploy, fs streams, a network socket, pyzsync', () => {
+    const all = list.map((e) => e.code).join('\n');
+    expect(all).to.include('zsyncmake(').and.include('zsync(');
+    expect(all).to.include('createReadStream(').and.include('MatcherStream');
+    expect(all).to.include("from 'node:net'");
+    expect(all).to.include('getInstructionsSync(');
   });
 
   list.forEach((example, i) => {
