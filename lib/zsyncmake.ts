@@ -4,17 +4,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { StrongAlgorithm } from './checksums/strong.js';
 import type { HashLengthOptions } from './engine/checksum-collector.js';
 import type { ChecksumSummary } from './engine/checksummer.js';
 import { defaultBlockSize, type ChecksumParams } from './engine/params.js';
 import { ZsyncMakeStream } from './control-file/make-stream.js';
-import { ControlFileWriter } from './control-file/writer.js';
-import { checksumRecords, parallelChecksums } from './parallel/parallel-checksums.js';
+import { ControlFileEncoder } from './control-file/encoder.js';
+import { parallelChecksums } from './parallel/parallel-checksums.js';
 import { parseControlFile } from './control-file/parse-stream.js';
 import type { ControlFile, ControlFileParserOptions } from './control-file/parser.js';
 
@@ -84,23 +83,27 @@ export async function zsyncmake(file: string, options: ZsyncMakeOptions = {}): P
     };
     const strongAlgorithm = options.strongAlgorithm ?? 'MD4';
     const sha256 = options.sha256 === true;
-    const parallel = stat.isFile() && stat.size >= (options.parallelFrom ?? DEFAULT_PARALLEL_FROM);
-    // A regular file can be read by several threads at once; anything else is streamed.
-    const maker = parallel
-      ? new ControlFileWriter(writerOptions)
-      : new ZsyncMakeStream({ ...writerOptions, blockSize, strongAlgorithm, sha256 });
-    const source = parallel
-      ? Readable.from(checksumRecords(await parallelChecksums(file, { blockSize, strongAlgorithm, sha256 })))
-      : createReadStream('', { fd: input, autoClose: false, highWaterMark: 1 << 20 });
     const partial = join(dirname(output), `.${basename(output)}.${randomBytes(4).toString('hex')}.part`);
     try {
-      await pipeline(source, maker, createWriteStream(partial));
+      if (stat.isFile() && stat.size >= (options.parallelFrom ?? DEFAULT_PARALLEL_FROM)) {
+        // A regular file can be read by two threads at once; its sums come back as
+        // arrays and are encoded in one go.
+        const { maxBufferedBytes: _unused, ...headerOptions } = writerOptions;
+        const encoder = new ControlFileEncoder(headerOptions);
+        const sums = await parallelChecksums(file, { blockSize, strongAlgorithm, sha256 });
+        const { header, records } = encoder.encodeAll(sums.weak, sums.strong, sums.digestBytes, sums.summary);
+        await writeFile(partial, Buffer.concat([header, records]));
+        await rename(partial, output);
+        return { output, params: encoder.params!, summary: sums.summary };
+      }
+      const maker = new ZsyncMakeStream({ ...writerOptions, blockSize, strongAlgorithm, sha256 });
+      await pipeline(createReadStream('', { fd: input, autoClose: false, highWaterMark: 1 << 20 }), maker, createWriteStream(partial));
       await rename(partial, output);
+      return { output, params: maker.params!, summary: maker.summary! };
     } catch (err) {
       await rm(partial, { force: true });
       throw err;
     }
-    return { output, params: maker.params!, summary: maker.summary! };
   } finally {
     await input.close();
   }

@@ -90,6 +90,30 @@ export class ControlFileEncoder {
     return { header: Buffer.from(formatHeader(fields), 'utf8'), lastPage: this.pageUsed > 0 ? this.takePage() : undefined };
   }
 
+  /**
+   * Every record at once, from arrays (parallelChecksums' output): the header and
+   * the records cut to the file's hash lengths, the same bytes as add() + finish()
+   * + truncate() would give, without an object per block.
+   */
+  encodeAll(weak: Int32Array, strong: Uint8Array, digestBytes: number, summary: ChecksumSummary): { header: Buffer; records: Buffer } {
+    if (this.count !== 0 || this.params) throw new InvalidArgumentError('encodeAll() on an encoder already in use');
+    if (strong.length !== weak.length * digestBytes) throw new InvalidArgumentError(`${weak.length} weak sums but ${strong.length / digestBytes} strong ones`);
+    this.count = weak.length;
+    this.digestBytes = digestBytes;
+    const { header } = this.finish(summary);
+    const { weakBytes, strongBytes } = this.params!;
+    const size = weakBytes + strongBytes;
+    const records = Buffer.allocUnsafe(weak.length * size);
+    for (let i = 0; i < weak.length; i++) {
+      const at = i * size;
+      const v = weak[i]!;
+      // The last weakBytes of the big-endian (a << 16) | b, as zsyncmake stores them.
+      for (let k = 0; k < weakBytes; k++) records[at + k] = (v >>> (8 * (weakBytes - 1 - k))) & 0xff;
+      records.set(strong.subarray(i * digestBytes, i * digestBytes + strongBytes), at + weakBytes);
+    }
+    return { header, records };
+  }
+
   /** A stored page (or any run of whole page records) cut down to the file's record size. */
   truncate(chunk: Buffer): Buffer {
     const params = this.params;

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { STRONG_DIGEST_BYTES, type StrongAlgorithm } from '../checksums/strong.js';
 import { ZsyncError } from '../errors.js';
-import type { ChecksumRecord, ChecksumSummary } from '../engine/checksummer.js';
+import type { ChecksumSummary } from '../engine/checksummer.js';
 import { runChecksumJob, type ChecksumJob, type ChecksumJobResult } from './checksum-worker.js';
 
 export interface ParallelChecksumOptions {
@@ -80,13 +80,4 @@ function runInWorker(job: ChecksumJob): Promise<ChecksumJobResult> {
     });
     worker.postMessage(job);
   }).finally(() => void worker.terminate());
-}
-
-/** The same sums as the records a ChecksumStream emits, block by block, then the summary. */
-export function* checksumRecords(sums: FileChecksums): Generator<ChecksumRecord> {
-  const d = sums.digestBytes;
-  for (let i = 0; i < sums.weak.length; i++) {
-    yield { kind: 'block', index: i, weak: sums.weak[i]! >>> 0, strong: sums.strong.subarray(i * d, (i + 1) * d) };
-  }
-  yield sums.summary;
 }

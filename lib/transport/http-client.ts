@@ -1,8 +1,8 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext } from 'node:tls';
 import { ZsyncError } from '../errors.js';
+import { displayUrl } from './display-url.js';
 import { HttpError } from './errors.js';
 
 export interface HttpClientOptions {
@@ -49,10 +49,13 @@ export class HttpClient {
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets });
     const tlsOptions: https.AgentOptions = { keepAlive: true, maxSockets };
     if (options.ca !== undefined) {
-      // Passing `ca` replaces Node's list, so rebuild it whole: roots, the extra
-      // file Node would have added, and ours.
-      const extra = process.env.NODE_EXTRA_CA_CERTS ? [readFileSync(process.env.NODE_EXTRA_CA_CERTS)] : [];
-      tlsOptions.ca = [...rootCertificates, ...extra, ...(Array.isArray(options.ca) ? options.ca : [options.ca])];
+      // Passing `ca` to the agent would replace Node's store (the bundled roots,
+      // or the system/OpenSSL store with --use-system-ca / --use-openssl-ca, plus
+      // NODE_EXTRA_CA_CERTS). Start from a default context, which has that store,
+      // and add ours to it.
+      const context = createSecureContext();
+      for (const pem of pemCertificates(options.ca)) (context.context as { addCACert(cert: string): void }).addCACert(pem);
+      tlsOptions.secureContext = context;
     }
     if (options.insecure === true) tlsOptions.rejectUnauthorized = false;
     this.httpsAgent = new https.Agent(tlsOptions);
@@ -68,14 +71,24 @@ export class HttpClient {
    */
   async get(url: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<{ response: IncomingMessage; url: string }> {
     let current = url;
+    const origin = new URL(url);
+    let credentials = true;
     for (let hop = 0; ; hop++) {
-      const response = await this.once(current, headers, signal);
+      const response = await this.once(current, headers, signal, credentials);
       const status = response.statusCode ?? 0;
       const location = response.headers.location;
       if (status >= 300 && status < 400 && status !== 304 && location !== undefined) {
         response.resume();
-        if (hop >= this.maxRedirects) throw new HttpError('ERR_ZSYNC_HTTP_REDIRECTS', `more than ${this.maxRedirects} redirects from ${url}`, { url, status });
-        current = new URL(location, current).toString();
+        if (hop >= this.maxRedirects) throw new HttpError('ERR_ZSYNC_HTTP_REDIRECTS', `more than ${this.maxRedirects} redirects from ${displayUrl(url)}`, { url: displayUrl(url), status });
+        const next = new URL(location, current);
+        // Credentials (ours by host, or in the URL) go to the host they were given
+        // for and never over a downgrade from https to plain http.
+        if (next.host !== origin.host || (origin.protocol === 'https:' && next.protocol !== 'https:')) {
+          credentials = false;
+          next.username = '';
+          next.password = '';
+        }
+        current = next.toString();
         continue;
       }
       return { response, url: current };
@@ -87,15 +100,15 @@ export class HttpClient {
     this.httpsAgent.destroy();
   }
 
-  private once(url: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+  private once(url: string, headers: Record<string, string>, signal: AbortSignal | undefined, withCredentials: boolean): Promise<IncomingMessage> {
     const target = new URL(url);
     const isHttps = target.protocol === 'https:';
     if (!isHttps && target.protocol !== 'http:') {
-      return Promise.reject(new HttpError('ERR_ZSYNC_HTTP_PROTOCOL', `unsupported protocol ${target.protocol} in ${url}`, { url }));
+      return Promise.reject(new HttpError('ERR_ZSYNC_HTTP_PROTOCOL', `unsupported protocol ${target.protocol} in ${displayUrl(url)}`, { url: displayUrl(url) }));
     }
     if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason));
     // Credentials go only to the host they were given for (and survive no redirect elsewhere).
-    const credentials = this.auth[target.host] ?? this.auth[target.hostname];
+    const credentials = withCredentials ? (this.auth[target.host] ?? this.auth[target.hostname]) : undefined;
     const authorization: Record<string, string> = credentials === undefined ? {} : { authorization: `Basic ${Buffer.from(credentials).toString('base64')}` };
     return new Promise((resolve, reject) => {
       const request = (isHttps ? https : http).request(target, {
@@ -106,7 +119,7 @@ export class HttpClient {
       });
       let response: IncomingMessage | undefined;
       request.setTimeout(this.stallTimeoutMs, () => {
-        const stall = new HttpError('ERR_ZSYNC_HTTP_STALL', `no data from ${url} for ${this.stallTimeoutMs} ms`, { url, retryable: true });
+        const stall = new HttpError('ERR_ZSYNC_HTTP_STALL', `no data from ${displayUrl(url)} for ${this.stallTimeoutMs} ms`, { url: displayUrl(url), retryable: true });
         // Once the headers are in, the body reader sees the response's error, not
         // the request's: give it the stall, not a bare "aborted".
         response?.destroy(stall);
@@ -123,13 +136,39 @@ export class HttpClient {
 }
 
 /** Turns a socket/TLS error into a coded HttpError that says whether a retry may help. */
-export function classify(err: unknown, url: string, signal?: AbortSignal): Error {
+export function classify(err: unknown, rawUrl: string, signal?: AbortSignal): Error {
   if (err instanceof ZsyncError) return err;
   if (signal?.aborted) return new AbortedError(signal.reason);
+  const url = displayUrl(rawUrl);
   const e = err as NodeJS.ErrnoException;
   const code = e.code ?? '';
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ALTNAME|UNABLE_TO_GET_ISSUER/.test(code)) {
     return new HttpError('ERR_ZSYNC_TLS', `TLS certificate check failed for ${url}: ${e.message}`, { url, retryable: false, cause: err });
   }
   return new HttpError('ERR_ZSYNC_HTTP_NETWORK', `network error from ${url}: ${e.message}`, { url, retryable: RETRYABLE_CODES.has(code) || /socket hang up|aborted/i.test(e.message), cause: err });
+}
+
+/** The client options out of a larger options object (zsync(), the fetcher): one place that knows them. */
+export function httpClientOptions(o: HttpClientOptions): HttpClientOptions {
+  const c: HttpClientOptions = {};
+  if (o.maxSockets !== undefined) c.maxSockets = o.maxSockets;
+  if (o.ca !== undefined) c.ca = o.ca;
+  if (o.insecure !== undefined) c.insecure = o.insecure;
+  if (o.stallTimeoutMs !== undefined) c.stallTimeoutMs = o.stallTimeoutMs;
+  if (o.maxRedirects !== undefined) c.maxRedirects = o.maxRedirects;
+  if (o.headers !== undefined) c.headers = o.headers;
+  if (o.auth !== undefined) c.auth = o.auth;
+  return c;
+}
+
+/** Every PEM certificate in the given buffers or strings. */
+function pemCertificates(ca: string | Buffer | Array<string | Buffer>): string[] {
+  const out: string[] = [];
+  for (const item of Array.isArray(ca) ? ca : [ca]) {
+    const text = item.toString();
+    const found = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+    if (!found) throw new ZsyncError('ERR_ZSYNC_INVALID_ARGUMENT', 'no PEM certificate in the CA data given');
+    out.push(...found);
+  }
+  return out;
 }
