@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { link, open, rename, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'readable-stream';
 import { transform } from 'through2';
@@ -16,13 +16,15 @@ import { blockSpan } from './engine/params.js';
 import { RemotePatcherStream } from './engine/remote-patcher-stream.js';
 import { TargetState } from './engine/target-state.js';
 import { fileHashesOf } from './control-file/header.js';
-import { loadControlFile } from './sync/control-source.js';
+import { loadControlFile, type LoadedControlFile } from './sync/control-source.js';
 import { IncompleteError } from './sync/errors.js';
+import { lockOutput } from './sync/output-lock.js';
 import { verifyFileHashes } from './sync/file-digest.js';
 import { readAhead } from './sync/read-ahead.js';
 import { defaultOutputName } from './sync/output-name.js';
 import { rangeSourceFor, writerDeliver, type RangeSource } from './sync/range-source.js';
-import { AbortedError, HttpClient } from './transport/http-client.js';
+import { AbortedError, HttpClient, httpClientOptions } from './transport/http-client.js';
+import { Wanted } from './transport/range-plan.js';
 import type { FetchStats, RangeFetcherOptions } from './transport/range-fetcher.js';
 
 export interface ZsyncOptions extends Omit<RangeFetcherOptions, 'length'> {
@@ -85,15 +87,26 @@ export class Zsync extends EventEmitter {
   async run(): Promise<ZsyncResult> {
     const o = this.options;
     const t0 = performance.now();
-    const client = new HttpClient(clientOptions(o));
+    const client = new HttpClient(httpClientOptions(o));
     this.progress({ phase: 'control', done: 0, total: 0 });
     const loadOptions: { url?: string; keep?: string; signal?: AbortSignal } = {};
     if (o.url !== undefined) loadOptions.url = o.url;
     if (o.keep !== undefined) loadOptions.keep = o.keep;
     if (o.signal !== undefined) loadOptions.signal = o.signal;
     const { header, checksums, baseUrl } = await loadControlFile(this.control, client, loadOptions).finally(() => client.close());
-    const params = checksums.params;
     const output = resolve(o.directory ?? '.', o.output ?? defaultOutputName(header.filename, this.control));
+    // One sync per OUTPUT at a time: the working files below are shared names.
+    const unlock = await lockOutput(output);
+    try {
+      return await this.sync(header, checksums, baseUrl, output, t0);
+    } finally {
+      await unlock();
+    }
+  }
+
+  private async sync(header: LoadedControlFile['header'], checksums: LoadedControlFile['checksums'], baseUrl: string, output: string, t0: number): Promise<ZsyncResult> {
+    const o = this.options;
+    const params = checksums.params;
     const part = `${output}.part`;
     const t1 = performance.now();
 
@@ -103,10 +116,14 @@ export class Zsync extends EventEmitter {
     const index = new BlockIndex(checksums);
     const seeds = await existingFiles([part, output, ...(o.seeds ?? [])]);
     // A fixed name: a run killed while matching leaves it behind, and the next run
-    // simply starts it afresh ('w+' truncates) instead of littering the folder.
-    const working = join(dirname(output), `.${basenameOf(output)}.zs-new`);
+    // (holding the lock) removes it and starts afresh. Removed then created
+    // exclusively, so a symlink planted there is never followed.
+    const working = join(dirname(output), `.${basename(output)}.zs-new`);
     const reports: SeedReport[] = [];
-    const handle = await open(working, 'w+');
+    await unlink(working).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    const handle = await open(working, 'wx+', 0o600);
     let fetched: FetchStats = { requests: 0, bytesOnWire: 0, payloadBytes: 0, retries: 0, adaptations: [] };
     let t2 = t1;
     let t3 = t1;
@@ -123,22 +140,27 @@ export class Zsync extends EventEmitter {
 
       if (!state.complete) {
         const urls = header.urls.map((u) => new URL(u, baseUrl).toString());
+        // Only a local .zsync may point at local files.
+        const local = !/^[a-z][a-z0-9+.-]*:/i.test(this.control) || /^file:/i.test(this.control);
+        const source = rangeSourceFor(urls, { ...fetcherOptions(o), length: params.length }, local);
         const out = await open(part, 'r+');
         try {
           // A block whose bytes fail their checksum is dropped, not written, and
-          // asked for again in the next round (a flaky proxy, a mirror mid-update);
-          // the rounds are bounded like the fetcher's retries.
-          const rounds = Math.max(1, o.maxAttempts ?? 3);
+          // asked for again in the next round (a flaky proxy, a mirror mid-update).
+          // One source for every round, so that what it learned of the mirrors and
+          // its retry budget carry over, and each round counts as an attempt of
+          // the ranges it refetches: the rounds stay within the fetcher's bounds.
+          const rounds = Math.max(1, Math.min(o.maxAttempts ?? 3, 5));
           let lastBad: Error | undefined;
           for (let round = 0; round < rounds && !state.complete; round++) {
-            const source = rangeSourceFor(urls, { ...fetcherOptions(o), length: params.length });
-            const { stats, bad } = await this.fetchRound(source, state, out);
+            const { stats, bad } = await this.fetchRound(source, state, out, round);
             fetched = addStats(fetched, stats);
             if (bad) lastBad = bad;
           }
           if (!state.complete && lastBad) throw lastBad;
           await out.sync();
         } finally {
+          source.close();
           await out.close();
         }
       }
@@ -179,7 +201,7 @@ export class Zsync extends EventEmitter {
   }
 
   /** One pass over every missing range; bad blocks stay missing and are returned. */
-  private async fetchRound(source: RangeSource, state: TargetState, out: FileHandle): Promise<{ stats: FetchStats; bad: Error | undefined }> {
+  private async fetchRound(source: RangeSource, state: TargetState, out: FileHandle, round: number): Promise<{ stats: FetchStats; bad: Error | undefined }> {
     const patcher = new RemotePatcherStream(state, out, { onBadBlock: 'skip' });
     let bad: Error | undefined;
     patcher.on('bad-block', (err: Error) => {
@@ -195,15 +217,17 @@ export class Zsync extends EventEmitter {
     finished.catch(() => {});
     const missing = state.missingRanges();
     const total = missing.reduce((n, r) => n + r.end - r.start, 0);
+    // Progress counts the missing bytes only, not the gaps the fetcher merged in.
+    const left = new Wanted(missing);
     let done = 0;
     const deliver = writerDeliver(patcher as unknown as NodeJS.WritableStream);
     let stats: FetchStats;
     try {
       stats = await source.fetch(missing, async (chunk) => {
         await deliver(chunk);
-        done += chunk.data.length;
+        for (const p of left.take(chunk.offset, chunk.offset + chunk.data.length)) done += p.end - p.start;
         this.progress({ phase: 'fetch', done, total });
-      });
+      }, { attempts: round });
     } catch (err) {
       patcher.destroy();
       throw err;
@@ -263,10 +287,6 @@ async function existingFiles(paths: string[]): Promise<Array<{ path: string; siz
   return out;
 }
 
-function basenameOf(path: string): string {
-  return path.slice(path.lastIndexOf('/') + 1);
-}
-
 function addStats(a: FetchStats, b: FetchStats): FetchStats {
   return {
     requests: a.requests + b.requests,
@@ -279,16 +299,6 @@ function addStats(a: FetchStats, b: FetchStats): FetchStats {
 
 function sec(a: number, b: number): number {
   return Math.round(b - a) / 1000;
-}
-
-function clientOptions(o: ZsyncOptions): import('./transport/http-client.js').HttpClientOptions {
-  const c: import('./transport/http-client.js').HttpClientOptions = {};
-  if (o.ca !== undefined) c.ca = o.ca;
-  if (o.insecure !== undefined) c.insecure = o.insecure;
-  if (o.headers !== undefined) c.headers = o.headers;
-  if (o.stallTimeoutMs !== undefined) c.stallTimeoutMs = o.stallTimeoutMs;
-  if (o.auth !== undefined) c.auth = o.auth;
-  return c;
 }
 
 function fetcherOptions(o: ZsyncOptions): Omit<RangeFetcherOptions, 'length'> {

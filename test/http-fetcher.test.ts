@@ -7,7 +7,7 @@
  */
 import { expect } from 'chai';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,15 +47,19 @@ interface Outcome {
 async function fetchInto(urls: string[], ranges: ByteRange[], options: RangeFetcherOptions = {}): Promise<Outcome & { fetcher: HttpRangeFetcher }> {
   const fetcher = new HttpRangeFetcher(urls, { length: SIZE, backoffMs: 10, ...options });
   const out = { buf: Buffer.alloc(SIZE), covered: new Uint8Array(SIZE), delivered: 0, fetcher };
-  await fetcher.fetch(ranges, async (chunk) => {
-    for (let i = 0; i < chunk.data.length; i++) {
-      const at = chunk.offset + i;
-      if (out.covered[at] !== 0) expect.fail(`byte ${at} delivered twice`);
-      out.covered[at] = 1;
-    }
-    out.buf.set(chunk.data, chunk.offset);
-    out.delivered += chunk.data.length;
-  });
+  try {
+    await fetcher.fetch(ranges, async (chunk) => {
+      for (let i = 0; i < chunk.data.length; i++) {
+        const at = chunk.offset + i;
+        if (out.covered[at] !== 0) expect.fail(`byte ${at} delivered twice`);
+        out.covered[at] = 1;
+      }
+      out.buf.set(chunk.data, chunk.offset);
+      out.delivered += chunk.data.length;
+    });
+  } finally {
+    fetcher.close();
+  }
   return out;
 }
 
@@ -334,7 +338,31 @@ describe('HttpRangeFetcher with basic auth and https', () => {
     tls.reset();
     const err = await rejection(fetchInto([tls.url('/data.bin')], RANGES, { maxRangesPerRequest: 64, concurrency: 1 }));
     expect(err).to.have.property('code', 'ERR_ZSYNC_TLS');
+    // One handshake refused (the server hears of it a moment later), none tried again.
+    for (let i = 0; i < 50 && tls.tlsErrors === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(tls.tlsErrors).to.equal(1);
     expect(tls.requests()).to.equal(0);
+  });
+
+  it('never sends credentials on a redirect to another host, nor on a downgrade from https to http', async () => {
+    const other = await startFaultServer({ files: { '/data.bin': DATA }, dataPath: '/data.bin' });
+    const jump = await startFaultServer({ files: { '/data.bin': DATA }, dataPath: '/data.bin', auth: 'alice:s3cret', redirects: { '/away.bin': other.url('/data.bin') } });
+    const secure = await startFaultServer({ files: { '/data.bin': DATA }, dataPath: '/data.bin', auth: 'alice:s3cret', tls: { key: ca.key, cert: ca.cert }, redirects: { '/down.bin': other.url('/data.bin') } });
+    try {
+      // In the URL and by host: both reach the first host, neither the second.
+      const viaUrl = jump.url('/away.bin').replace('http://', 'http://alice:s3cret@');
+      expectAll(await fetchInto([viaUrl], RANGES.slice(0, 3), { auth: { '127.0.0.1': 'alice:s3cret' } }), RANGES.slice(0, 3));
+      expectAll(await fetchInto([secure.url('/down.bin')], RANGES.slice(0, 3), { ca: ca.ca, auth: { '127.0.0.1': 'alice:s3cret' } }), RANGES.slice(0, 3));
+      expect(jump.log.every((r) => r.headers.authorization !== undefined)).to.equal(true);
+      expect(secure.log.every((r) => r.headers.authorization !== undefined)).to.equal(true);
+      expect(other.requests('/data.bin')).to.be.greaterThan(1);
+      for (const r of other.log) expect(r.headers.authorization, 'credentials sent to the other host').to.equal(undefined);
+    } finally {
+      await other.stop();
+      await jump.stop();
+      await secure.stop();
+    }
   });
 
   it('fetches over https with insecure: true', async () => {
@@ -348,5 +376,189 @@ describe('HttpRangeFetcher with basic auth and https', () => {
     expectAll(out, RANGES);
     const err = await rejection(fetchInto([auth.url('/data.bin')], RANGES, { auth: { 'example.org': 'alice:s3cret' } }));
     expect(err).to.have.property('code', 'ERR_ZSYNC_HTTP_STATUS');
+  });
+});
+
+/** A raw loopback server whose handler is the test's script. */
+async function scripted(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; requests: () => number; stop: () => Promise<void> }> {
+  let n = 0;
+  const server = createServer((req, res) => {
+    n++;
+    handler(req, res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/data.bin`,
+    requests: () => n,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+function askedRange(req: IncomingMessage): { start: number; end: number } {
+  const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '')!;
+  return { start: Number(m[1]), end: Number(m[2]) + 1 };
+}
+
+describe('HttpRangeFetcher stays within its bounds', function () {
+  this.timeout(20_000);
+
+  it('a 206 multipart answer with no part is ERR_ZSYNC_HTTP_SHORT within maxAttempts requests (it used to loop forever)', async () => {
+    const s = await scripted((_req, res) => {
+      const body = '--B--\r\n';
+      res.writeHead(206, { 'content-type': 'multipart/byteranges; boundary=B', 'content-length': body.length });
+      res.end(body);
+    });
+    try {
+      const err = await rejection(fetchInto([s.url], [{ start: 0, end: 1000 }], { maxAttempts: 3, retryBudgetMs: 2000 }));
+      expect(err).to.have.property('code', 'ERR_ZSYNC_HTTP_SHORT');
+      expect(s.requests()).to.equal(3);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('a server sending one byte per answer costs maxAttempts requests, not one per byte', async () => {
+    const s = await scripted((req, res) => {
+      const { start } = askedRange(req);
+      const body = Buffer.concat([Buffer.from(`--B\r\nContent-Range: bytes ${start}-${start}/${SIZE}\r\n\r\n`), DATA.subarray(start, start + 1), Buffer.from('\r\n--B--\r\n')]);
+      res.writeHead(206, { 'content-type': 'multipart/byteranges; boundary=B', 'content-length': body.length });
+      res.end(body);
+    });
+    try {
+      const err = await rejection(fetchInto([s.url], [{ start: 0, end: 1000 }], { maxAttempts: 3 }));
+      expect(err).to.have.property('code', 'ERR_ZSYNC_HTTP_SHORT');
+      expect(s.requests()).to.equal(3);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('stops reading a single-range 206 at its end, and a multipart one at its closing boundary, when the body runs on forever', async () => {
+    const timers = new Set<NodeJS.Timeout>();
+    const s = await scripted((req, res) => {
+      const { start, end } = askedRange(req);
+      const many = (req.headers.range ?? '').includes(',');
+      if (many) {
+        res.writeHead(206, { 'content-type': 'multipart/byteranges; boundary=B' });
+        res.write(Buffer.concat([Buffer.from(`--B\r\nContent-Range: bytes ${start}-${end - 1}/${SIZE}\r\n\r\n`), DATA.subarray(start, end), Buffer.from('\r\n--B--\r\n')]));
+      } else {
+        res.writeHead(206, { 'content-range': `bytes ${start}-${end - 1}/${SIZE}` });
+        res.write(DATA.subarray(start, end));
+      }
+      // ...and then garbage, forever (never a stall).
+      const t = setInterval(() => res.write(Buffer.alloc(1000, 0x55)), 20);
+      timers.add(t);
+      res.on('close', () => clearInterval(t));
+    });
+    try {
+      const single = [{ start: 100, end: 5000 }];
+      const t0 = Date.now();
+      expectAll(await fetchInto([s.url], single, { maxRangesPerRequest: 1 }), single);
+      const two = [{ start: 10_000, end: 12_000 }, { start: 50_000, end: 51_000 }];
+      // The server answers only the first of two ranges (one part), then runs on.
+      expectAll(await fetchInto([s.url], two, { maxRangesPerRequest: 2 }), two);
+      expect(Date.now() - t0).to.be.below(3000);
+    } finally {
+      for (const t of timers) clearInterval(t);
+      await s.stop();
+    }
+  });
+
+  it('fails over from a mirror that is down at the network level to a good one, every time', async () => {
+    const s = await scripted((req, res) => {
+      const { start, end } = askedRange(req);
+      const e = Math.min(end, SIZE);
+      res.writeHead(206, { 'content-range': `bytes ${start}-${e - 1}/${SIZE}`, 'content-length': e - start });
+      res.end(DATA.subarray(start, e));
+    });
+    try {
+      const ranges = someRanges(9, 120, 500);
+      for (let i = 0; i < 4; i++) {
+        const out = await fetchInto(['http://127.0.0.1:1/data.bin', s.url], ranges, { maxRangesPerRequest: 1, backoffMs: 5 });
+        expectAll(out, ranges);
+        expect(out.fetcher.stats.adaptations.join('\n')).to.match(/127\.0\.0\.1:1\/.*not used any more/);
+      }
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('counts time spent retrying against the budget, not the time since the first retry', async () => {
+    let n = 0;
+    const s = await scripted((req, res) => {
+      n++;
+      if (n === 1 || n === 6) {
+        res.writeHead(503, { 'content-length': 0 });
+        res.end();
+        return;
+      }
+      const { start, end } = askedRange(req);
+      setTimeout(() => {
+        res.writeHead(206, { 'content-range': `bytes ${start}-${end - 1}/${SIZE}`, 'content-length': end - start });
+        res.end(DATA.subarray(start, end));
+      }, 150);
+    });
+    try {
+      const ranges = someRanges(4, 8, 100);
+      // 8 slow answers take over a second in all; only two quick failures are retries.
+      const out = await fetchInto([s.url], ranges, { maxAttempts: 3, retryBudgetMs: 500, backoffMs: 10, concurrency: 1, maxRangesPerRequest: 1 });
+      expectAll(out, ranges);
+      expect(out.fetcher.stats.retries).to.equal(2);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('a fatal answer stops every other request at once (fetch() does not wait for a trickling one)', async () => {
+    let trickleClosed = false;
+    const s = await scripted((req, res) => {
+      const { start, end } = askedRange(req);
+      if (start === 0) {
+        res.writeHead(416, { 'content-length': 0 });
+        res.end();
+        return;
+      }
+      res.writeHead(206, { 'content-range': `bytes ${start}-${end - 1}/${SIZE}`, 'content-length': end - start });
+      res.flushHeaders();
+      let i = start;
+      const t = setInterval(() => {
+        if (i < end) res.write(DATA.subarray(i, ++i));
+      }, 300);
+      res.on('close', () => {
+        trickleClosed = true;
+        clearInterval(t);
+      });
+    });
+    try {
+      const t0 = Date.now();
+      const ranges = [{ start: 50_000, end: 50_100 }, { start: 0, end: 10 }];
+      const err = await rejection(fetchInto([s.url], ranges, { concurrency: 2, maxRangesPerRequest: 1 }));
+      expect(err).to.have.property('code', 'ERR_ZSYNC_HTTP_STATUS');
+      expect(Date.now() - t0).to.be.below(1500);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(trickleClosed, 'the trickling request was stopped').to.equal(true);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('can fetch again after a first call, keeping what it learned of the server, until close()', async () => {
+    const fs2 = await startFaultServer({ files: { '/data.bin': DATA }, dataPath: '/data.bin' });
+    try {
+      fs2.setFault({ mode: 'multi-501' });
+      const fetcher = new HttpRangeFetcher([fs2.url('/data.bin')], { length: SIZE, maxRangesPerRequest: 8 });
+      await fetcher.fetch(RANGES.slice(0, 8), async () => {});
+      const first = fs2.requests('/data.bin');
+      await fetcher.fetch(RANGES.slice(8, 16), async () => {});
+      // No 501 the second time: one range per request from the start.
+      expect(fs2.requests('/data.bin') - first).to.equal(8);
+      fetcher.close();
+      expect((await rejection(fetcher.fetch(RANGES.slice(0, 1), async () => {}))).code).to.equal('ERR_ZSYNC_CLOSED');
+    } finally {
+      await fs2.stop();
+    }
   });
 });

@@ -94,6 +94,30 @@ describe('zsync-streams sync (the built CLI)', function () {
     expect(r.stdout.trim().split('\n').pop()).to.match(/^used \d+ local, fetched \d+$/);
   });
 
+  it('-s is -q (as in zsync), -V prints the version and exits 0', async () => {
+    const out = join(work, 'out.bin');
+    const r = await cli(['sync', '-s', '-o', out, fs.url('/new.bin.zsync')], { cwd: work });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.equal('');
+    await expectNew(out);
+    const v = await cli(['sync', '-V']);
+    expect(v.code).to.equal(0);
+    expect(v.stdout).to.match(/^zsync-streams \d+\.\d+\.\d+/);
+  });
+
+  it('3 for a control file with no URL (as zsync), and a password in a URL is never printed', async () => {
+    await editHeader(join(dir, 'new.bin.zsync'), (l) => l.filter((x) => !x.startsWith('URL:')), join(work, 'nourl.zsync'));
+    const r = await cli(['sync', '-o', 'out.bin', 'nourl.zsync'], { cwd: work });
+    expect(r.code, r.stderr).to.equal(3);
+    const secret = fs.url('/nope.zsync').replace('http://', 'http://bob:hunter2@');
+    for (const args of [['sync', '-o', 'out.bin', secret], ['sync', '--json', '-o', 'out.bin', secret]]) {
+      const e = await cli(args, { cwd: work });
+      expect(e.code).to.equal(3);
+      expect(e.stdout + e.stderr).to.not.include('hunter2');
+      expect(e.stdout + e.stderr).to.include('***@');
+    }
+  });
+
   it('-q prints nothing on stdout', async () => {
     const out = join(work, 'out.bin');
     const r = await cli(['sync', '-q', '-o', out, fs.url('/new.bin.zsync')], { cwd: work });
@@ -281,6 +305,22 @@ describe('zsync-streams sync (the built CLI)', function () {
       expect(tls.tlsErrors).to.equal(1);
       expect(tls.requests()).to.equal(0);
       expect(await readdir(work)).to.deep.equal(['local.zsync', 'out.bin.part']);
+    });
+
+    it('--ca adds to NODE_EXTRA_CA_CERTS, never replaces it', async () => {
+      const other = await makeTestCa();
+      try {
+        const out = join(work, 'out.bin');
+        const env = { ...process.env, NODE_EXTRA_CA_CERTS: ca.caFile };
+        const r = await cli(['sync', '--ca', other.caFile, '-o', out, tls.url('/new.bin.zsync')], { cwd: work, env });
+        expect(r.code, r.stderr).to.equal(0);
+        await expectNew(out);
+        // And --ca alone still works when the env names another CA.
+        const r2 = await cli(['sync', '--ca', ca.caFile, '-o', out, tls.url('/new.bin.zsync')], { cwd: work, env: { ...process.env, NODE_EXTRA_CA_CERTS: other.caFile } });
+        expect(r2.code, r2.stderr).to.equal(0);
+      } finally {
+        await other.remove();
+      }
     });
 
     it('works with --no-check-certificate, and warns', async () => {

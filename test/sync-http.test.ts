@@ -10,6 +10,8 @@ import { expect } from 'chai';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { symlink } from 'node:fs/promises';
+import { defaultOutputName } from '../lib/sync/output-name.js';
 import { zsync, type ZsyncOptions, type ZsyncResult } from '../lib/zsync.js';
 import { startFaultServer, type FaultMode, type FaultServer } from './support/fault-server.js';
 import { editHeader, makePair, seededBytes, zsyncmake } from './support/sync-fixtures.js';
@@ -142,7 +144,8 @@ describe('zsync() against a misbehaving server', function () {
       fs.setFault({ mode: 'none' });
       const r = await sync();
       await expectNew(out);
-      expect(r.seeds.map((s) => s.path)).to.deep.equal([`${out}.part`, out].slice(0, r.seeds.length));
+      expect(r.seeds.map((s) => s.path)).to.deep.equal([`${out}.part`, out]);
+      expect(r.seeds[0]!.bytesReused, 'the .part gave its blocks').to.be.greaterThan(SIZE / 2);
       await expectOnly(work, ['out.bin', 'out.bin.zs-old']);
     });
   }
@@ -253,7 +256,7 @@ describe('zsync() control files: mirrors, relative URLs, -k, auth, Filename, has
     for (const p of ['/sub/dir/a.zsync', '/sub/b.zsync']) {
       const out = join(work, 'out.bin');
       await rm(out, { force: true });
-      await zsync(fs.url(p), { output: out, seeds: [join(dir, 'new.bin')].slice(0, 0) });
+      await zsync(fs.url(p), { output: out });
       await expectNew(out);
     }
   });
@@ -364,5 +367,121 @@ describe('zsync() control files: mirrors, relative URLs, -k, auth, Filename, has
     expect(r.seeds[1]!.bytesReused).to.be.greaterThan(0);
     expect(r.bytesReused).to.equal(r.seeds[0]!.bytesReused + r.seeds[1]!.bytesReused);
     expect(r.bytesFetched).to.be.below(3 * 2048);
+  });
+});
+
+describe('zsync(): review fixes (refetch bounds, output safety, redaction)', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let control: Buffer;
+  let fs: FaultServer;
+  let n = 0;
+  let work: string;
+
+  before(async function () {
+    const make = needTool(this, 'zsyncmake');
+    dir = await mkdtemp(join(tmpdir(), 'zs-review-'));
+    await writeFile(join(dir, 'new.bin'), NEW);
+    await zsyncmake(make, join(dir, 'new.bin'), 'new.bin', join(dir, 'new.bin.zsync'));
+    control = await readFile(join(dir, 'new.bin.zsync'));
+    fs = await startFaultServer({ files: { '/new.bin': NEW, '/new.bin.zsync': control }, dataPath: '/new.bin', auth: 'alice:s3cret' });
+  });
+  beforeEach(async () => {
+    fs.reset();
+    fs.setFault({ mode: 'none' });
+    work = join(dir, `w${n++}`);
+    await mkdir(work);
+  });
+  after(async () => {
+    await fs?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  const withCreds = (path: string): string => fs.url(path).replace('http://', 'http://alice:s3cret@');
+  async function variant(path: string, edit: (lines: string[]) => string[]): Promise<void> {
+    const file = join(dir, `variant-${n}.zsync`);
+    await editHeader(join(dir, 'new.bin.zsync'), edit, file);
+    fs.setFile(path, await readFile(file));
+  }
+
+  it('refetch rounds share one fetcher: a server that always sends wrong bytes costs maxAttempts requests a range, not rounds x attempts', async () => {
+    const out = join(work, 'out.bin');
+    await oldOutput(out);
+    fs.setFault({ mode: 'wrong' });
+    const err = await rejection(zsync(withCreds('/new.bin.zsync'), { output: out, maxAttempts: 3, maxRangesPerRequest: 1, concurrency: 1, backoffMs: 1 }));
+    expect(err).to.have.property('code', 'ERR_ZSYNC_BLOCK_CHECKSUM');
+    // 15 ranges: round 1 asks for each once, round 2 and 3 again: 3 a range at most.
+    expect(fs.requests('/new.bin')).to.be.at.most(15 * 3);
+    await expectUntouched(out);
+  });
+
+  it('never prints a password from a URL: errors and notes show ***@', async () => {
+    const out = join(work, 'out.bin');
+    await variant('/dead-first.zsync', (lines) => [...lines.filter((l) => !l.startsWith('URL:')), `URL: ${withCreds('/gone.bin')}`]);
+    const err = await rejection(zsync(withCreds('/dead-first.zsync'), { output: out }));
+    expect(err.message).to.not.include('s3cret');
+    expect(err.message).to.include('***@');
+    const missing = await rejection(zsync(withCreds('/nothing.zsync'), { output: out }));
+    expect(missing.message).to.not.include('s3cret');
+    fs.setFault({ mode: 'multi-501' });
+    await oldOutput(out);
+    const r = await zsync(withCreds('/new.bin.zsync'), { output: out });
+    expect(r.adaptations.join('\n')).to.include('***@');
+    expect(r.adaptations.length).to.be.greaterThan(0);
+    expect(JSON.stringify(r)).to.not.include('s3cret');
+  });
+
+  it('a remote .zsync cannot make us read a local file (file: URL): ERR_ZSYNC_NO_URL', async () => {
+    const secret = join(work, 'secret.bin');
+    await writeFile(secret, NEW);
+    await variant('/local-url.zsync', (lines) => [...lines.filter((l) => !l.startsWith('URL:')), `URL: file://${secret}`]);
+    const err = await rejection(zsync(withCreds('/local-url.zsync'), { output: join(work, 'out.bin') }));
+    expect(err).to.have.property('code', 'ERR_ZSYNC_NO_URL');
+  });
+
+  it('takes Filename only by zsync 0.6.2\'s rule, never a hidden or working-file name', () => {
+    expect(defaultOutputName('new.bin', 'http://h/a/b.zsync')).to.equal('b');
+    expect(defaultOutputName('bin-1.2.iso', 'http://h/a/bin-1.3.iso.zsync')).to.equal('bin-1.2.iso');
+    expect(defaultOutputName('.bashrc', 'http://h/.bashrc.zsync')).to.equal('zsync-output');
+    expect(defaultOutputName('package.json', 'http://h/pkg.zsync')).to.equal('pkg');
+    expect(defaultOutputName('pkg.part', 'http://h/pkg.zsync')).to.equal('pkg');
+    expect(defaultOutputName('pkg.zs-old', 'http://h/pkg.zsync')).to.equal('pkg');
+    expect(defaultOutputName('pkg.zs-new', 'http://h/pkg.zsync')).to.equal('pkg');
+    expect(defaultOutputName('pkg/x', 'http://h/pkg.zsync')).to.equal('pkg');
+    // A local path with a bad %-escape is a name, not a URIError.
+    expect(defaultOutputName(undefined, '/tmp/100%zz.zsync')).to.equal('100%zz');
+    expect(defaultOutputName(undefined, 'http://h/100%zz.zsync')).to.equal('100%zz');
+  });
+
+  it('a second sync of the same OUTPUT is ERR_ZSYNC_BUSY while the lock is held; a stale lock is taken over', async () => {
+    const out = join(work, 'out.bin');
+    await oldOutput(out);
+    await writeFile(`${out}.zs-lock`, `${process.pid}\n`);
+    const err = await rejection(zsync(withCreds('/new.bin.zsync'), { output: out }));
+    expect(err).to.have.property('code', 'ERR_ZSYNC_BUSY');
+    await expectUntouched(out);
+    // A pid that is gone (a killed run): taken over.
+    await writeFile(`${out}.zs-lock`, '2147483646\n');
+    await zsync(withCreds('/new.bin.zsync'), { output: out });
+    await expectNew(out);
+    expect(await readdir(work)).to.not.include('out.bin.zs-lock');
+  });
+
+  it('does not follow a symlink planted at the working file', async () => {
+    const out = join(work, 'out.bin');
+    const victim = join(work, 'victim.txt');
+    await writeFile(victim, 'precious');
+    await symlink(victim, join(work, '.out.bin.zs-new'));
+    await zsync(withCreds('/new.bin.zsync'), { output: out });
+    await expectNew(out);
+    expect(await readFile(victim, 'utf8')).to.equal('precious');
+  });
+
+  it('progress never counts more than the bytes missing', async () => {
+    const out = join(work, 'out.bin');
+    await oldOutput(out);
+    let over = 0;
+    await zsync(withCreds('/new.bin.zsync'), { output: out, mergeGap: 100_000, onProgress: (p) => { if (p.phase === 'fetch' && p.done > p.total) over++; } });
+    await expectNew(out);
+    expect(over).to.equal(0);
   });
 });

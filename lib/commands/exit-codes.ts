@@ -11,6 +11,8 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof ZsyncError) {
     if (err.code === 'ERR_ZSYNC_INVALID_ARGUMENT' || err.code.startsWith('ERR_ZSYNC_CONTROL_FILE_')) return 1;
     if (err.code === 'ERR_ZSYNC_LIMIT_EXCEEDED' && 'line' in err) return 1;
+    // A control file with no usable URL for the data: zsync exits 3 there too.
+    if (err.code === 'ERR_ZSYNC_NO_URL') return 3;
   }
   return 2;
 }

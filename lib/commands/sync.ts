@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError } from '../errors.js';
@@ -18,7 +19,8 @@ requests, checks the whole-file hash, and only then replaces OUTPUT.
                            (default: relative to the .zsync's own folder)
   -k, --keep FILE          keep the .zsync in FILE; next time only ask whether it changed
   -A, --auth HOST=USER:PASS  HTTP basic auth for HOST (repeatable)
-  -q, --quiet              no progress and no summary line
+  -q, -s, --quiet          no progress and no summary line
+  -V, --version            print the version and exit
       --json               print one JSON object with the statistics
       --ca FILE            trust the CA certificates in FILE besides the system's
       --no-check-certificate  accept any TLS certificate (unsafe; says so)
@@ -39,19 +41,25 @@ export async function run(argv: string[]): Promise<number> {
       keep: { type: 'string', short: 'k' },
       auth: { type: 'string', short: 'A', multiple: true },
       quiet: { type: 'boolean', short: 'q' },
+      silent: { type: 'boolean', short: 's' },
+      version: { type: 'boolean', short: 'V' },
       json: { type: 'boolean' },
       ca: { type: 'string' },
       'no-check-certificate': { type: 'boolean' },
       concurrency: { type: 'string' },
       'max-ranges': { type: 'string' },
     });
+    if (parsed.values.version === true) {
+      process.stdout.write(`zsync-streams ${packageVersion()}\n`);
+      return 0;
+    }
     if (parsed.positionals.length !== 1) throw new InvalidArgumentError(`expected one .zsync URL or path, got ${parsed.positionals.length}`);
   } catch (err) {
     process.stderr.write(`zsync-streams sync: ${describeError(err)}\n${usage}\n`);
     return 1;
   }
   const { values, positionals } = parsed;
-  const quiet = values.quiet === true;
+  const quiet = values.quiet === true || values.silent === true;
   const json = values.json === true;
   const options: ZsyncOptions = {};
   try {
@@ -79,8 +87,8 @@ export async function run(argv: string[]): Promise<number> {
     result = await zsync(positionals[0]!, options);
   } catch (err) {
     bar?.stop();
-    if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: { code: (err as { code?: string }).code, message: (err as Error).message } })}\n`);
-    process.stderr.write(`zsync-streams sync: ${describeError(err)}\n`);
+    if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: { code: (err as { code?: string }).code, message: redact((err as Error).message) } })}\n`);
+    process.stderr.write(`zsync-streams sync: ${redact(describeError(err))}\n`);
     return exitCodeFor(err);
   }
   bar?.stop();
@@ -92,6 +100,15 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`used ${result.bytesReused} local, fetched ${result.bytesFetched}\n`);
   }
   return 0;
+}
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+/** Any `scheme://user:pass@` left in a message (from a cause we did not word) is redacted. */
+function redact(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/@\s?#]*@/gi, '$1***@');
 }
 
 function parseAuth(list: string[]): Record<string, string> {

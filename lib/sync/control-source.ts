@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ControlFileParser, type ControlFile } from '../control-file/parser.js';
 import { ZsyncError } from '../errors.js';
+import { displayUrl } from '../transport/display-url.js';
 import { AbortedError, type HttpClient } from '../transport/http-client.js';
 import { ControlFileUnavailableError } from './errors.js';
 
@@ -44,7 +45,7 @@ async function loadRemote(url: string, client: HttpClient, options: LoadControlO
   } catch (err) {
     // The caller's abort is an abort, not an unreachable control file.
     if (err instanceof AbortedError) throw err;
-    throw new ControlFileUnavailableError(url, err);
+    throw new ControlFileUnavailableError(displayUrl(url), err);
   }
   const { response, url: finalUrl } = got;
   const baseUrl = options.url ?? finalUrl.replace(/[?#].*$/, '');
@@ -56,14 +57,14 @@ async function loadRemote(url: string, client: HttpClient, options: LoadControlO
   }
   if (status !== 200) {
     response.resume();
-    throw new ControlFileUnavailableError(url, new Error(`server answered ${status} ${response.statusMessage ?? ''}`.trim()));
+    throw new ControlFileUnavailableError(displayUrl(url), new Error(`server answered ${status} ${response.statusMessage ?? ''}`.trim()));
   }
-  if (options.keep === undefined) return { ...(await parseFrom(response, url)), baseUrl, notModified: false };
+  if (options.keep === undefined) return { ...(await parseFrom(response, displayUrl(url))), baseUrl, notModified: false };
   // Parse and keep at once; the kept copy replaces the old one only if it parsed.
   const temp = `${options.keep}.tmp-${process.pid}`;
   const out = createWriteStream(temp);
   try {
-    const parsed = await parseFrom(response, url, (chunk) => new Promise<void>((ok, fail) => out.write(chunk, (e) => (e ? fail(e) : ok()))));
+    const parsed = await parseFrom(response, displayUrl(url), (chunk) => new Promise<void>((ok, fail) => out.write(chunk, (e) => (e ? fail(e) : ok()))));
     await new Promise<void>((ok, fail) => out.end((e?: Error | null) => (e ? fail(e) : ok())));
     await rename(temp, options.keep);
     const lastModified = response.headers['last-modified'];

@@ -22,3 +22,12 @@ export class ControlFileUnavailableError extends ZsyncError {
     super('ERR_ZSYNC_CONTROL_UNAVAILABLE', `cannot read the control file ${where}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
   }
 }
+
+/** Another sync is writing the same OUTPUT (its lock file is held by a live process). */
+export class OutputBusyError extends ZsyncError {
+  readonly lockFile: string;
+  constructor(lockFile: string, pid: number | undefined) {
+    super('ERR_ZSYNC_BUSY', `another sync is writing this output (${lockFile} is held${pid === undefined ? '' : ` by process ${pid}`})`);
+    this.lockFile = lockFile;
+  }
+}

@@ -5,29 +5,38 @@ import type { RemoteChunk } from '../engine/block-assembler.js';
 import { BlockReader } from '../engine/block-reader.js';
 import type { ByteRange } from '../engine/target-state.js';
 import { TruncatedInputError } from '../errors.js';
-import { HttpRangeFetcher, type FetchStats, type RangeFetcherOptions } from '../transport/range-fetcher.js';
+import { displayUrl } from '../transport/display-url.js';
+import { HttpRangeFetcher, type FetchCallOptions, type FetchStats, type RangeFetcherOptions } from '../transport/range-fetcher.js';
 import { HttpError } from '../transport/errors.js';
 
-/** Where missing ranges come from: HTTP mirrors, or a local file (a file: URL). */
+/**
+ * Where missing ranges come from: HTTP mirrors, or a local file (a file: URL).
+ * `fetch()` may be called more than once (refetch rounds); `close()` at the end.
+ */
 export interface RangeSource {
-  fetch(ranges: readonly ByteRange[], deliver: (chunk: RemoteChunk) => Promise<void>): Promise<FetchStats>;
+  fetch(ranges: readonly ByteRange[], deliver: (chunk: RemoteChunk) => Promise<void>, call?: FetchCallOptions): Promise<FetchStats>;
+  close(): void;
 }
 
 /**
  * Picks the source for a control file's URLs (already resolved to absolute):
- * its http(s) URLs as mirrors when it has any, else its first file: URL.
+ * its http(s) URLs as mirrors when it has any, else its first file: URL, but
+ * only when `allowLocal` (the .zsync itself is local: a downloaded one must
+ * never make us read local files).
  */
-export function rangeSourceFor(urls: readonly string[], options: RangeFetcherOptions & { length: number }): RangeSource {
+export function rangeSourceFor(urls: readonly string[], options: RangeFetcherOptions & { length: number }, allowLocal = false): RangeSource {
   const web = urls.filter((u) => /^https?:/i.test(u));
   if (web.length > 0) return new HttpRangeFetcher(web, options);
-  const file = urls.find((u) => u.startsWith('file:'));
+  const file = allowLocal ? urls.find((u) => u.startsWith('file:')) : undefined;
   if (file !== undefined) return new LocalFileSource(fileURLToPath(file), options.length);
-  throw new HttpError('ERR_ZSYNC_NO_URL', urls.length === 0 ? 'the control file names no URL for the data' : `no usable URL among ${urls.join(', ')}`, { url: urls[0] ?? '' });
+  throw new HttpError('ERR_ZSYNC_NO_URL', urls.length === 0 ? 'the control file names no URL for the data' : `no usable URL among ${urls.map(displayUrl).join(', ')}`, { url: displayUrl(urls[0] ?? '') });
 }
 
 /** Reads the ranges straight from a local copy of the target. */
 export class LocalFileSource implements RangeSource {
   constructor(private readonly path: string, private readonly length: number) {}
+
+  close(): void {}
 
   async fetch(ranges: readonly ByteRange[], deliver: (chunk: RemoteChunk) => Promise<void>): Promise<FetchStats> {
     const stats: FetchStats = { requests: 0, bytesOnWire: 0, payloadBytes: 0, retries: 0, adaptations: [] };

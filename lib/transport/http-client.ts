@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { createSecureContext } from 'node:tls';
-import { ZsyncError } from '../errors.js';
+import { InvalidArgumentError, ZsyncError } from '../errors.js';
 import { displayUrl } from './display-url.js';
 import { HttpError } from './errors.js';
 
@@ -50,11 +51,17 @@ export class HttpClient {
     const tlsOptions: https.AgentOptions = { keepAlive: true, maxSockets };
     if (options.ca !== undefined) {
       // Passing `ca` to the agent would replace Node's store (the bundled roots,
-      // or the system/OpenSSL store with --use-system-ca / --use-openssl-ca, plus
-      // NODE_EXTRA_CA_CERTS). Start from a default context, which has that store,
-      // and add ours to it.
+      // or the system/OpenSSL store with --use-openssl-ca). Start from a default
+      // context, which has that store, and add to it: the first addition gives
+      // the context its own copy of the roots, which leaves out
+      // NODE_EXTRA_CA_CERTS (Node adds those to the shared store only), so they
+      // are added back, then ours.
       const context = createSecureContext();
-      for (const pem of pemCertificates(options.ca)) (context.context as { addCACert(cert: string): void }).addCACert(pem);
+      const extraFile = process.env.NODE_EXTRA_CA_CERTS;
+      const extra = extraFile ? tryRead(extraFile) : undefined;
+      const add = (context.context as { addCACert(cert: string): void }).addCACert.bind(context.context);
+      if (extra !== undefined) for (const pem of pemCertificates(extra, false)) add(pem);
+      for (const pem of pemCertificates(options.ca)) add(pem);
       tlsOptions.secureContext = context;
     }
     if (options.insecure === true) tlsOptions.rejectUnauthorized = false;
@@ -162,13 +169,22 @@ export function httpClientOptions(o: HttpClientOptions): HttpClientOptions {
 }
 
 /** Every PEM certificate in the given buffers or strings. */
-function pemCertificates(ca: string | Buffer | Array<string | Buffer>): string[] {
+function pemCertificates(ca: string | Buffer | Array<string | Buffer>, required = true): string[] {
   const out: string[] = [];
   for (const item of Array.isArray(ca) ? ca : [ca]) {
     const text = item.toString();
-    const found = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
-    if (!found) throw new ZsyncError('ERR_ZSYNC_INVALID_ARGUMENT', 'no PEM certificate in the CA data given');
+    const found = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (found.length === 0 && required) throw new InvalidArgumentError('no PEM certificate in the CA data given');
     out.push(...found);
   }
   return out;
+}
+
+/** A file's bytes, or undefined if it cannot be read (Node itself only warns about a bad NODE_EXTRA_CA_CERTS). */
+function tryRead(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
 }

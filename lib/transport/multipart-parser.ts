@@ -27,6 +27,11 @@ type State = 'preamble' | 'boundary-end' | 'headers' | 'body' | 'after-body' | '
 export class MultipartByterangesParser extends Transform {
   /** The parts seen so far. */
   readonly parts: ContentRange[] = [];
+
+  /** True once the closing boundary has been read: nothing after it matters (the reader may stop). */
+  get complete(): boolean {
+    return this.state === 'epilogue';
+  }
   private readonly dashBoundary: Buffer;
   private readonly delimiter: Buffer;
   private readonly onPart: ((range: ContentRange) => void) | undefined;

@@ -1,13 +1,17 @@
 import type { IncomingMessage } from 'node:http';
+import type { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { RemoteChunk } from '../engine/block-assembler.js';
 import type { ByteRange } from '../engine/target-state.js';
 
 import { parseContentRange, type ContentRange } from './content-range.js';
 import { TruncatedInputError } from '../errors.js';
+import { displayUrl } from './display-url.js';
 import { HttpError, MultipartError } from './errors.js';
-import { AbortedError, classify, HttpClient, type HttpClientOptions } from './http-client.js';
+import { AbortedError, classify, HttpClient, httpClientOptions, type HttpClientOptions } from './http-client.js';
 import { MultipartByterangesParser } from './multipart-parser.js';
-import { mergeRanges, rangeHeader, Wanted } from './range-plan.js';
+import { mergeRanges, Wanted } from './range-plan.js';
 
 export interface RangeFetcherOptions extends HttpClientOptions {
   /** Length of the file on the server, checked against every answer. */
@@ -20,13 +24,20 @@ export interface RangeFetcherOptions extends HttpClientOptions {
   mergeGap?: number;
   /** Requests in flight at once. Default 4. */
   concurrency?: number;
-  /** Attempts per range before giving up. Default 3. */
+  /** Attempts per range before giving up (once every live mirror has been tried). Default 3. */
   maxAttempts?: number;
-  /** Time spent retrying in all, in ms, before giving up. Default 30 000. */
+  /** Time spent retrying in all (backoff plus failed exchanges), in ms, before giving up. Default 30 000. */
   retryBudgetMs?: number;
   /** First backoff delay, doubled each attempt, in ms. Default 200. */
   backoffMs?: number;
+  /** Consecutive failed exchanges after which a mirror is dropped while another is alive. Default 2. */
+  mirrorFailures?: number;
   signal?: AbortSignal;
+}
+
+export interface FetchCallOptions {
+  /** Attempts already spent on these ranges (a refetch round counts as one). Default 0. */
+  attempts?: number;
 }
 
 export interface FetchStats {
@@ -43,17 +54,29 @@ export interface FetchStats {
 /** What we know of one mirror. */
 interface Mirror {
   url: string;
+  /** The URL as shown in messages (no password). */
+  shown: string;
   /** Ranges per request this server has shown it honours. */
   maxRanges: number;
   /** Pinned validators: a change means the file changed under us. */
   etag: string | undefined;
   lastModified: string | undefined;
   dead: boolean;
+  /** Failed exchanges in a row. */
+  failures: number;
+}
+
+/** One range still to fetch, with its own attempt count and the mirrors it failed on. */
+interface Item extends ByteRange {
+  attempts: number;
+  tried: Set<Mirror>;
+  /** The mirror it last failed on: retried elsewhere when there is a live alternative. */
+  avoid: Mirror | undefined;
 }
 
 interface Job {
-  ranges: ByteRange[];
-  attempts: number;
+  /** Sorted, disjoint. */
+  items: Item[];
 }
 
 type Deliver = (chunk: RemoteChunk) => Promise<void>;
@@ -66,175 +89,278 @@ type Deliver = (chunk: RemoteChunk) => Promise<void>;
  * answers 501, sends only the first range, or caps the parts; the whole file
  * once if it ignores ranges (200). Every Content-Range is checked against what
  * was asked and the file's length; ETag/Last-Modified are pinned across requests.
- * Network errors, resets, stalls and 5xx are retried with backoff, resuming from
- * the bytes already received.
+ * Network errors, resets, stalls, 5xx and short answers are retried with
+ * backoff on another live mirror when there is one, resuming from the bytes
+ * already received, within `maxAttempts` per range and `retryBudgetMs` in all.
+ *
+ * `fetch()` may be called again (what was learned of the mirrors is kept, the
+ * retry budget too); `close()` frees the connections at the end.
  */
 export class HttpRangeFetcher {
+  /** Totals over every fetch() call. */
   readonly stats: FetchStats = { requests: 0, bytesOnWire: 0, payloadBytes: 0, retries: 0, adaptations: [] };
   private readonly client: HttpClient;
   private readonly mirrors: Mirror[];
   private readonly options: RangeFetcherOptions;
-  private readonly queue: Job[] = [];
+  private queue: Item[] = [];
   private next = 0;
-  private retryDeadline: number | undefined;
+  /** Time spent retrying so far (backoff plus failed exchanges), in ms. */
+  private retrySpent = 0;
+  private busy = false;
+  private closed = false;
 
   constructor(urls: readonly string[], options: RangeFetcherOptions = {}) {
     if (urls.length === 0) throw new HttpError('ERR_ZSYNC_NO_URL', 'no URL to fetch from', { url: '' });
     this.options = options;
-    const clientOptions: HttpClientOptions = { maxSockets: options.concurrency ?? 4 };
-    if (options.ca !== undefined) clientOptions.ca = options.ca;
-    if (options.insecure !== undefined) clientOptions.insecure = options.insecure;
-    if (options.stallTimeoutMs !== undefined) clientOptions.stallTimeoutMs = options.stallTimeoutMs;
-    if (options.headers !== undefined) clientOptions.headers = options.headers;
-    if (options.maxRedirects !== undefined) clientOptions.maxRedirects = options.maxRedirects;
-    if (options.auth !== undefined) clientOptions.auth = options.auth;
-    this.client = new HttpClient(clientOptions);
-    const maxRanges = options.maxRangesPerRequest ?? 32;
+    this.client = new HttpClient({ ...httpClientOptions(options), maxSockets: options.concurrency ?? 4 });
+    const maxRanges = Math.max(1, options.maxRangesPerRequest ?? 32);
     // Mirrors are tried in a random order, as zsync does, to spread the load.
-    this.mirrors = shuffle(urls.map((url) => ({ url, maxRanges, etag: undefined, lastModified: undefined, dead: false })));
+    this.mirrors = shuffle(urls.map((url) => ({ url, shown: displayUrl(url), maxRanges, etag: undefined, lastModified: undefined, dead: false, failures: 0 })));
   }
 
-  /** Fetches every range, handing the data to `deliver`. Resolves when all of it has been delivered. */
-  async fetch(ranges: readonly ByteRange[], deliver: Deliver): Promise<FetchStats> {
-    for (const r of mergeRanges(ranges, this.options.mergeGap ?? 256)) this.queue.push({ ranges: [r], attempts: 0 });
+  /**
+   * Fetches every range, handing the data to `deliver`. Resolves when all of it
+   * has been delivered, with this call's statistics. The first failure stops
+   * every request at once and rejects.
+   */
+  async fetch(ranges: readonly ByteRange[], deliver: Deliver, call: FetchCallOptions = {}): Promise<FetchStats> {
+    if (this.closed) throw new HttpError('ERR_ZSYNC_CLOSED', 'fetch() after close()', { url: this.mirrors[0]!.shown });
+    if (this.busy) throw new HttpError('ERR_ZSYNC_BUSY', 'fetch() is already running on this fetcher', { url: this.mirrors[0]!.shown });
+    this.busy = true;
+    const before = { ...this.stats, adaptations: [...this.stats.adaptations] };
+    // Our own controller, combined with the caller's: the first failure aborts
+    // every other request, so that fetch() settles at once.
+    const internal = new AbortController();
+    const signal = this.options.signal ? AbortSignal.any([this.options.signal, internal.signal]) : internal.signal;
+    this.queue = mergeRanges(ranges, this.options.mergeGap ?? 256).map((r) => ({ ...r, attempts: call.attempts ?? 0, tried: new Set<Mirror>(), avoid: undefined }));
     const concurrency = Math.max(1, this.options.concurrency ?? 4);
     const running = new Set<Promise<void>>();
+    let failed = false;
     let failure: unknown;
+    const fail = (err: unknown): void => {
+      if (failed) return;
+      failed = true;
+      failure = err;
+      internal.abort(err);
+    };
     try {
-      while ((this.queue.length > 0 || running.size > 0) && failure === undefined) {
-        while (this.queue.length > 0 && running.size < concurrency && failure === undefined) {
-          const mirror = this.pickMirror();
-          const job = this.takeJob(mirror);
-          const task = this.run(mirror, job, deliver).catch((err: unknown) => {
-            failure ??= err;
-          });
+      if (this.options.signal?.aborted) throw new AbortedError(this.options.signal.reason);
+      while ((this.queue.length > 0 || running.size > 0) && !failed) {
+        while (this.queue.length > 0 && running.size < concurrency && !failed) {
+          let mirror: Mirror;
+          let job: Job;
+          try {
+            mirror = this.pickMirror(this.queue[0]!);
+            job = this.takeJob(mirror);
+          } catch (err) {
+            fail(err);
+            break;
+          }
+          const task = this.run(mirror, job, deliver, signal).catch(fail);
           running.add(task);
           void task.finally(() => running.delete(task));
         }
         if (running.size > 0) await Promise.race(running);
       }
-      if (failure === undefined) return this.stats;
-      throw failure;
+    } catch (err) {
+      fail(err);
     } finally {
-      // Let in-flight requests settle before the caller closes its output.
+      // Aborted on failure: the others stop now; wait for them so that nothing is
+      // delivered after we return.
       await Promise.allSettled(running);
-      this.client.close();
+      this.queue = [];
+      this.busy = false;
     }
+    if (failed) throw failure;
+    return {
+      requests: this.stats.requests - before.requests,
+      bytesOnWire: this.stats.bytesOnWire - before.bytesOnWire,
+      payloadBytes: this.stats.payloadBytes - before.payloadBytes,
+      retries: this.stats.retries - before.retries,
+      adaptations: this.stats.adaptations.filter((n) => !before.adaptations.includes(n)),
+    };
   }
 
-  private pickMirror(): Mirror {
-    const alive = this.mirrors.filter((m) => !m.dead);
-    if (alive.length === 0) throw new HttpError('ERR_ZSYNC_HTTP_NO_MIRROR', 'every URL failed', { url: this.mirrors[0]!.url });
-    return alive[this.next++ % alive.length]!;
+  /** Closes the keep-alive connections. */
+  close(): void {
+    this.closed = true;
+    this.client.close();
+  }
+
+  private alive(): Mirror[] {
+    return this.mirrors.filter((m) => !m.dead);
+  }
+
+  /** A live mirror for this range: one it has not failed on yet if possible, else not the last one it failed on. */
+  private pickMirror(item: Item): Mirror {
+    const alive = this.alive();
+    if (alive.length === 0) throw new HttpError('ERR_ZSYNC_HTTP_NO_MIRROR', 'every URL failed', { url: this.mirrors[0]!.shown });
+    let candidates = alive.filter((m) => !item.tried.has(m));
+    if (candidates.length === 0) candidates = alive.filter((m) => m !== item.avoid);
+    if (candidates.length === 0) candidates = alive;
+    return candidates[this.next++ % candidates.length]!;
   }
 
   /** Takes as many queued ranges as this mirror takes in one request, in file order. */
   private takeJob(mirror: Mirror): Job {
-    const first = this.queue.shift()!;
-    const job: Job = { ranges: [...first.ranges], attempts: first.attempts };
     const maxHeader = this.options.maxRangeHeader ?? 4000;
-    while (this.queue.length > 0 && job.ranges.length < mirror.maxRanges) {
-      const candidate = this.queue[0]!;
-      if (candidate.ranges.length + job.ranges.length > mirror.maxRanges) break;
-      if (rangeHeader([...job.ranges, ...candidate.ranges]).length > maxHeader) break;
-      this.queue.shift();
-      job.ranges.push(...candidate.ranges);
-      job.attempts = Math.max(job.attempts, candidate.attempts);
+    const hasAlternative = this.alive().length > 1;
+    const items: Item[] = [];
+    const taken: number[] = [];
+    let header = 'bytes='.length - 1;
+    for (let i = 0; i < this.queue.length && items.length < mirror.maxRanges; i++) {
+      const item = this.queue[i]!;
+      // Ranges that just failed on this mirror wait for another one.
+      if (items.length > 0 && hasAlternative && item.avoid === mirror) continue;
+      const spec = `${item.start}-${item.end - 1}`.length + 1;
+      if (items.length > 0 && header + spec > maxHeader) break;
+      header += spec;
+      items.push(item);
+      taken.push(i);
     }
-    job.ranges.sort((a, b) => a.start - b.start);
-    return job;
+    // One pass to take them out (usually a prefix of the queue).
+    if (taken.length === taken[taken.length - 1]! + 1) this.queue.splice(0, taken.length);
+    else for (let k = taken.length - 1; k >= 0; k--) this.queue.splice(taken[k]!, 1);
+    return { items };
   }
 
-  private async run(mirror: Mirror, job: Job, deliver: Deliver): Promise<void> {
-    const wanted = new Wanted(job.ranges);
+  private async run(mirror: Mirror, job: Job, deliver: Deliver, signal: AbortSignal): Promise<void> {
+    const wanted = new Wanted(job.items);
+    const asked = job.items.length;
+    const wasDead = mirror.dead;
+    const t0 = performance.now();
     try {
-      await this.exchange(mirror, job, wanted, deliver);
+      await this.exchange(mirror, job, wanted, deliver, signal);
     } catch (err) {
-      const e = classify(err, mirror.url, this.options.signal);
+      const e = classify(err, mirror.url, signal);
       if (!(e instanceof HttpError) || !e.retryable) throw e;
-      await this.retry(e, wanted, job.attempts);
+      await this.retry(e, mirror, job, wanted, performance.now() - t0, signal);
       return;
     }
-    if (!wanted.empty) {
-      // The server answered, but not all of it (only the first range, fewer parts,
-      // a short body): ask again for the rest, in smaller requests.
-      this.requeue(wanted, job.attempts);
+    if (wanted.empty) {
+      mirror.failures = 0;
+      return;
     }
+    // The server answered, but not all of it. When we learned something that
+    // changes the next request (this server takes fewer ranges than we asked, or
+    // it is dead), ask again for the rest at no cost: that can happen only a
+    // bounded number of times. Otherwise it is a short answer like any other.
+    if (asked > mirror.maxRanges || (mirror.dead && !wasDead)) {
+      this.requeue(this.leftover(wanted, job));
+      return;
+    }
+    const short = new HttpError('ERR_ZSYNC_HTTP_SHORT', `${mirror.shown} left ${wanted.bytes} of the bytes asked for unanswered`, { url: mirror.shown, status: 206, retryable: true });
+    await this.retry(short, mirror, job, wanted, performance.now() - t0, signal);
   }
 
-  private async retry(err: HttpError, wanted: Wanted, attempts: number): Promise<void> {
-    const maxAttempts = this.options.maxAttempts ?? 3;
-    const now = Date.now();
-    this.retryDeadline ??= now + (this.options.retryBudgetMs ?? 30_000);
-    if (attempts + 1 >= maxAttempts || now >= this.retryDeadline) {
-      throw new HttpError(err.code, `${err.message} (gave up after ${attempts + 1} attempts)`, { url: err.url, ...(err.status === undefined ? {} : { status: err.status }), cause: err });
+  /** What is left of a job, as queue items keeping each range's own attempt count. */
+  private leftover(wanted: Wanted, job: Job): Item[] {
+    const out: Item[] = [];
+    let k = 0;
+    for (const piece of wanted.list) {
+      while (k < job.items.length && job.items[k]!.end <= piece.start) k++;
+      // A piece lies within one item (items are disjoint and never touch); be safe anyway.
+      let owner = job.items[k];
+      for (let j = k + 1; j < job.items.length && job.items[j]!.start < piece.end; j++) {
+        if (owner === undefined || job.items[j]!.attempts > owner.attempts) owner = job.items[j];
+      }
+      out.push({ start: piece.start, end: piece.end, attempts: owner?.attempts ?? 0, tried: new Set(owner?.tried), avoid: owner?.avoid });
+    }
+    return out;
+  }
+
+  private async retry(err: HttpError, mirror: Mirror, job: Job, wanted: Wanted, spentMs: number, signal: AbortSignal): Promise<void> {
+    const maxAttempts = Math.max(1, this.options.maxAttempts ?? 3);
+    const budget = this.options.retryBudgetMs ?? 30_000;
+    this.retrySpent += spentMs;
+    mirror.failures++;
+    const alive = this.alive();
+    if (mirror.failures >= (this.options.mirrorFailures ?? 2) && alive.length > 1 && !mirror.dead) {
+      mirror.dead = true;
+      this.note(`${mirror.shown}: ${mirror.failures} failures in a row (${err.message}); not used any more`);
+    }
+    const left = this.leftover(wanted, job);
+    let most = 0;
+    let exhausted = false;
+    const live = this.alive();
+    for (const item of left) {
+      item.attempts++;
+      item.tried.add(mirror);
+      item.avoid = mirror;
+      most = Math.max(most, item.attempts);
+      // Out of attempts once every live mirror has had its chance; a hard bound besides.
+      if ((item.attempts >= maxAttempts && live.every((m) => item.tried.has(m))) || item.attempts >= maxAttempts + this.mirrors.length) exhausted = true;
+    }
+    if (exhausted || this.retrySpent >= budget) {
+      const why = exhausted ? `gave up after ${most} attempts` : `gave up after ${Math.round(this.retrySpent)} ms of retrying`;
+      throw new HttpError(err.code, `${err.message} (${why})`, { url: err.url, ...(err.status === undefined ? {} : { status: err.status }), cause: err });
     }
     this.stats.retries++;
-    const delay = Math.min((this.options.backoffMs ?? 200) * 2 ** attempts, Math.max(0, this.retryDeadline - now));
-    await sleep(delay, this.options.signal);
-    this.requeue(wanted, attempts + 1);
+    const wait = Math.max(0, Math.min((this.options.backoffMs ?? 200) * 2 ** (most - 1), budget - this.retrySpent));
+    this.retrySpent += wait;
+    await sleep(wait, signal);
+    this.requeue(left);
   }
 
-  private requeue(wanted: Wanted, attempts: number): void {
-    for (const r of wanted.list) this.queue.push({ ranges: [r], attempts });
-    this.queue.sort((a, b) => a.ranges[0]!.start - b.ranges[0]!.start);
+  /** Puts items back in the queue, in file order. */
+  private requeue(items: Item[]): void {
+    for (const item of items) {
+      let lo = 0;
+      let hi = this.queue.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (this.queue[mid]!.start < item.start) lo = mid + 1;
+        else hi = mid;
+      }
+      this.queue.splice(lo, 0, item);
+    }
   }
 
-  private async exchange(mirror: Mirror, job: Job, wanted: Wanted, deliver: Deliver): Promise<void> {
-    const headers: Record<string, string> = { range: rangeHeader(job.ranges) };
+  private async exchange(mirror: Mirror, job: Job, wanted: Wanted, deliver: Deliver, signal: AbortSignal): Promise<void> {
+    const headers: Record<string, string> = { range: `bytes=${job.items.map((r) => `${r.start}-${r.end - 1}`).join(',')}` };
     if (mirror.etag !== undefined && !mirror.etag.startsWith('W/')) headers['if-match'] = mirror.etag;
     else if (mirror.lastModified !== undefined) headers['if-unmodified-since'] = mirror.lastModified;
     this.stats.requests++;
-    const { response, url } = await this.client.get(mirror.url, headers, this.options.signal);
+    const got = await this.client.get(mirror.url, headers, signal);
+    const { response } = got;
+    const url = displayUrl(got.url);
     try {
       const status = response.statusCode ?? 0;
       if (status === 206 || status === 200) this.pin(mirror, response, url);
       if (status === 206) {
-        await this.partial(mirror, job, wanted, response, url, deliver);
-      } else if (status === 200 && job.ranges.length > 1) {
+        await this.partial(mirror, job, wanted, response, url, deliver, signal);
+      } else if (status === 200 && job.items.length > 1) {
         // Some servers (nginx past max_ranges) drop a multi-range header but do
         // single ranges: cheaper to ask again one by one than to read it all.
-        this.adapt(mirror, 1, `200 to ${job.ranges.length} ranges`);
+        this.adapt(mirror, 1, `200 to ${job.items.length} ranges`);
       } else if (status === 200) {
-        await this.whole(mirror, wanted, response, url, deliver);
+        await this.whole(mirror, job, wanted, response, url, deliver, signal);
       } else if (status === 412) {
         throw new HttpError('ERR_ZSYNC_REMOTE_CHANGED', `${url} changed during the sync (412 to If-Match)`, { url, status });
-      } else if ((status === 501 || status === 400 || status === 416) && job.ranges.length > 1) {
+      } else if ((status === 501 || status === 400 || status === 416) && job.items.length > 1) {
         // Multi-range refused: that server gets one range per request from now on.
-        this.adapt(mirror, 1, `${status} to ${job.ranges.length} ranges`);
+        this.adapt(mirror, 1, `${status} to ${job.items.length} ranges`);
       } else if (status === 404 || status === 410 || status === 401 || status === 403) {
-        mirror.dead = true;
+        if (!mirror.dead) {
+          mirror.dead = true;
+          this.note(`${mirror.shown}: answered ${status}; not used any more`);
+        }
         if (this.mirrors.every((m) => m.dead)) throw new HttpError('ERR_ZSYNC_HTTP_STATUS', `${url} answered ${status}`, { url, status });
       } else {
         throw new HttpError('ERR_ZSYNC_HTTP_STATUS', `${url} answered ${status} ${response.statusMessage ?? ''}`.trim(), { url, status, retryable: status >= 500 || status === 408 || status === 429 });
       }
     } finally {
+      // Ends the exchange; a complete response keeps its keep-alive connection.
       response.destroy();
     }
   }
 
   /** A 206: one range in the body, or several as multipart/byteranges. */
-  private async partial(mirror: Mirror, job: Job, wanted: Wanted, response: IncomingMessage, url: string, deliver: Deliver): Promise<void> {
+  private async partial(mirror: Mirror, job: Job, wanted: Wanted, response: IncomingMessage, url: string, deliver: Deliver, signal: AbortSignal): Promise<void> {
     const type = response.headers['content-type'] ?? '';
     const boundary = /^\s*multipart\/byteranges\s*;.*boundary\s*=\s*"?([^";]+)"?/i.exec(type)?.[1];
     if (boundary !== undefined) {
-      const parser = new MultipartByterangesParser({ boundary, onPart: (range) => this.checkRange(range, wanted, url) });
-      response.on('data', (b: Buffer) => {
-        this.stats.bytesOnWire += b.length;
-      });
-      response.on('error', (err) => parser.destroy(err));
-      response.pipe(parser as unknown as NodeJS.WritableStream);
-      try {
-        for await (const chunk of parser as AsyncIterable<RemoteChunk>) await this.take(chunk, wanted, deliver);
-      } catch (err) {
-        // A body that ends cleanly but short of what its parts announced is a
-        // short answer like any other: retried, resuming from what arrived.
-        if (err instanceof TruncatedInputError) throw new HttpError('ERR_ZSYNC_HTTP_SHORT', `${url}: ${err.message}`, { url, status: 206, retryable: true, cause: err });
-        throw err;
-      }
-      if (job.ranges.length > 1 && parser.parts.length < job.ranges.length && !wanted.empty) {
-        this.adapt(mirror, Math.max(1, parser.parts.length), `${parser.parts.length} parts for ${job.ranges.length} ranges`);
-      }
+      await this.multipart(mirror, job, wanted, response, url, boundary, deliver, signal);
       return;
     }
     const range = parseContentRange(header(response, 'content-range'));
@@ -244,28 +370,64 @@ export class HttpRangeFetcher {
     for await (const b of response as AsyncIterable<Buffer>) {
       this.stats.bytesOnWire += b.length;
       const piece = b.subarray(0, Math.max(0, range.end - offset));
-      if (piece.length > 0) await this.take({ offset, data: piece }, wanted, deliver);
+      if (piece.length > 0) await this.take({ offset, data: piece }, wanted, deliver, signal);
       offset += b.length;
+      // Everything announced is in: a body running on past it (or forever) is not read further.
+      if (offset >= range.end && !response.complete) break;
     }
     if (offset < range.end) {
       throw new HttpError('ERR_ZSYNC_HTTP_SHORT', `${url} sent ${offset - range.start} of ${range.end - range.start} bytes`, { url, status: 206, retryable: true });
     }
-    if (job.ranges.length > 1 && !wanted.empty) this.adapt(mirror, 1, `one range answered to ${job.ranges.length}`);
+    if (job.items.length > 1 && !wanted.empty) this.adapt(mirror, 1, `one range answered to ${job.items.length}`);
+  }
+
+  private async multipart(mirror: Mirror, job: Job, wanted: Wanted, response: IncomingMessage, url: string, boundary: string, deliver: Deliver, signal: AbortSignal): Promise<void> {
+    const parser = new MultipartByterangesParser({ boundary, onPart: (range) => this.checkRange(range, wanted, url) });
+    const stats = this.stats;
+    // The body, up to the closing boundary: a body that runs on past it (or
+    // forever) is not read further.
+    async function* body(): AsyncGenerator<Buffer> {
+      for await (const b of response as AsyncIterable<Buffer>) {
+        stats.bytesOnWire += b.length;
+        yield b;
+        if (parser.complete && !response.complete) return;
+      }
+    }
+    try {
+      await pipeline(body, parser as unknown as Transform, async (chunks: AsyncIterable<RemoteChunk>) => {
+        for await (const chunk of chunks) await this.take(chunk, wanted, deliver, signal);
+      });
+    } catch (err) {
+      // A body that ends cleanly but short of what its parts announced is a
+      // short answer like any other: retried, resuming from what arrived.
+      if (err instanceof TruncatedInputError) throw new HttpError('ERR_ZSYNC_HTTP_SHORT', `${url}: ${err.message}`, { url, status: 206, retryable: true, cause: err });
+      throw err;
+    }
+    if (parser.parts.length === 0) {
+      throw new HttpError('ERR_ZSYNC_HTTP_SHORT', `${url} answered ${job.items.length} range${job.items.length === 1 ? '' : 's'} with no part`, { url, status: 206, retryable: true });
+    }
+    if (job.items.length > 1 && parser.parts.length < job.items.length && !wanted.empty) {
+      this.adapt(mirror, parser.parts.length, `${parser.parts.length} parts for ${job.items.length} ranges`);
+    }
   }
 
   /** A 200: the server ignored Range. Take every wanted byte from this one body, and stop early. */
-  private async whole(mirror: Mirror, wanted: Wanted, response: IncomingMessage, url: string, deliver: Deliver): Promise<void> {
+  private async whole(mirror: Mirror, job: Job, wanted: Wanted, response: IncomingMessage, url: string, deliver: Deliver, signal: AbortSignal): Promise<void> {
     const length = Number(header(response, 'content-length') ?? NaN);
     if (this.options.length !== undefined && Number.isFinite(length) && length !== this.options.length) {
       throw new HttpError('ERR_ZSYNC_REMOTE_CHANGED', `${url} is ${length} bytes, the control file says ${this.options.length}`, { url, status: 200 });
     }
     this.adapt(mirror, 1, 'ignores Range (200): reading the whole file once');
     // Everything still queued comes out of this body too.
-    for (const job of this.queue.splice(0)) for (const r of job.ranges) wanted.add(r);
+    const queued = this.queue.splice(0);
+    if (queued.length > 0) {
+      wanted.add(...queued);
+      job.items = [...job.items, ...queued].sort((a, b) => a.start - b.start);
+    }
     let offset = 0;
     for await (const b of response as AsyncIterable<Buffer>) {
       this.stats.bytesOnWire += b.length;
-      await this.take({ offset, data: b }, wanted, deliver);
+      await this.take({ offset, data: b }, wanted, deliver, signal);
       offset += b.length;
       if (wanted.empty || offset >= wanted.last) return;
     }
@@ -273,18 +435,12 @@ export class HttpRangeFetcher {
   }
 
   /** Delivers the parts of a chunk that are still wanted. */
-  private async take(chunk: RemoteChunk, wanted: Wanted, deliver: Deliver): Promise<void> {
-    // Bytes already in flight when the caller aborted are dropped, not delivered.
-    if (this.options.signal?.aborted) throw new AbortedError(this.options.signal.reason);
-    const end = chunk.offset + chunk.data.length;
-    for (const r of [...wanted.list]) {
-      if (r.end <= chunk.offset) continue;
-      if (r.start >= end) break;
-      const s = Math.max(r.start, chunk.offset);
-      const e = Math.min(r.end, end);
-      wanted.remove(s, e);
-      this.stats.payloadBytes += e - s;
-      await deliver({ offset: s, data: chunk.data.subarray(s - chunk.offset, e - chunk.offset) });
+  private async take(chunk: RemoteChunk, wanted: Wanted, deliver: Deliver, signal: AbortSignal): Promise<void> {
+    for (const p of wanted.take(chunk.offset, chunk.offset + chunk.data.length)) {
+      // Bytes in flight when the fetch was aborted (or failed) are dropped, not delivered.
+      if (signal.aborted) throw new AbortedError(signal.reason);
+      this.stats.payloadBytes += p.end - p.start;
+      await deliver({ offset: p.start, data: chunk.data.subarray(p.start - chunk.offset, p.end - chunk.offset) });
     }
   }
 
@@ -312,10 +468,13 @@ export class HttpRangeFetcher {
 
   private adapt(mirror: Mirror, maxRanges: number, why: string): void {
     if (maxRanges < mirror.maxRanges || why.startsWith('ignores')) {
-      const note = `${mirror.url}: ${why}; now ${maxRanges} range${maxRanges === 1 ? '' : 's'} per request`;
-      if (!this.stats.adaptations.includes(note)) this.stats.adaptations.push(note);
+      this.note(`${mirror.shown}: ${why}; now ${maxRanges} range${maxRanges === 1 ? '' : 's'} per request`);
     }
-    mirror.maxRanges = Math.min(mirror.maxRanges, maxRanges);
+    mirror.maxRanges = Math.max(1, Math.min(mirror.maxRanges, maxRanges));
+  }
+
+  private note(text: string): void {
+    if (!this.stats.adaptations.includes(text)) this.stats.adaptations.push(text);
   }
 }
 
@@ -332,21 +491,11 @@ function shuffle<T>(list: T[]): T[] {
   return list;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(new AbortedError(signal.reason));
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new AbortedError(signal?.reason));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+async function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  try {
+    await delay(ms, undefined, { signal });
+  } catch (err) {
+    if (signal.aborted) throw new AbortedError(signal.reason);
+    throw err;
+  }
 }
-
