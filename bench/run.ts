@@ -1,6 +1,6 @@
 /**
- * `npm run bench`: times checksum generation and matching on the synthetic
- * corpus, with zsyncmake 0.6.2 side by side, and prints one table.
+ * `npm run bench`: times checksum generation, matching and the full sync on the
+ * synthetic corpus, with zsyncmake and zsync 0.6.2 side by side, and prints one table.
  *
  *   node --import tsx bench/run.ts [--size MIB] [--runs N] [--only CASE[,CASE]] [--json] [--no-rival] [--cpu-prof DIR]
  *
@@ -8,42 +8,52 @@
  * process (bench/case.js) that imports the BUILT package from dist/, so the
  * figures are what users get; run `npm run build` first (`npm run bench` does).
  * Each run alternates ours and the rival (who goes first swaps every run), and
- * the report gives medians. Installs nothing: a missing zsyncmake is reported
- * and its rows skipped. Environment: ZBENCH_DIR (corpus root, default
- * $TMPDIR/zbench as in make-corpus.sh), ZSYNCMAKE / ZSYNC (paths of the rivals).
+ * the report gives medians. Installs nothing: a missing zsyncmake or zsync is
+ * reported and its rows skipped. Environment: ZBENCH_DIR (corpus root, default
+ * $TMPDIR/zbench as in make-corpus.sh), ZSYNCMAKE / ZSYNC (paths of the rivals),
+ * NGINX (the sync case's server; empty or missing: our `serve`).
+ *
+ * The sync case runs `node CLI sync -q --json -i old.bin -o out.bin URL` (the CLI
+ * of the snapshot of dist/) and `zsync -i old.bin -o out.bin URL`, each in a
+ * fresh folder, against nginx on loopback serving the corpus folder and a
+ * .zsync made once by the real zsyncmake. Both are timed from outside alike
+ * (spawn to exit; CPU and peak RSS by /usr/bin/time), their traffic counted
+ * from nginx's access log, and each output's SHA-256 checked against new.bin's.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
-import { createWriteStream, existsSync, readdirSync, statSync } from 'node:fs';
-import { copyFile, cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { createReadStream, createWriteStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { copyFile, cp, mkdir, mkdtemp, readFile, rename, rm, symlink } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { checkTargets, formatReport, summarize, type BenchResult, type CaseResult, type Ratio, type Sample } from './report.js';
+import { checkTargets, formatReport, median, summarize, type BenchResult, type CaseResult, type NetCounts, type Ratio, type Sample } from './report.js';
+import { countTraffic, logMark, readLogSince, startNginx, startServe, type BenchServer } from './server.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
 const CASE_SCRIPT = join(HERE, 'case.js');
 
-const CASE_IDS = ['checksums', 'match-old', 'match-new', 'match-none'] as const;
+const CASE_IDS = ['checksums', 'match-old', 'match-new', 'match-none', 'sync'] as const;
 type CaseId = (typeof CASE_IDS)[number];
 
 const USAGE = `Usage: npm run bench -- [options]
 
   --size MIB        corpus size (default 256; 1024 for 1 GiB); built with bench/make-corpus.sh when absent
   --runs N          runs of each case, alternating ours and the rival (default 3); medians are reported
-  --only CASE       checksums, match (= match-old,match-new,match-none), or a comma-separated list of
-                    checksums, match-old, match-new, match-none
+  --only CASE       checksums, match (= match-old,match-new,match-none), sync, or a comma-separated
+                    list of checksums, match-old, match-new, match-none, sync
   --json            print the results as JSON instead of the table
-  --no-rival        do not run zsyncmake
+  --no-rival        do not run zsyncmake or zsync
   --cpu-prof DIR    run our cases with node --cpu-prof, profiles written to DIR (slows them down;
                     summarise one with: node bench/hotspots.js FILE.cpuprofile)
   -h, --help        this text
 
-Environment: ZBENCH_DIR (corpus root, default \${TMPDIR:-/tmp}/zbench), ZSYNCMAKE, ZSYNC (rival binaries).`;
+Environment: ZBENCH_DIR (corpus root, default \${TMPDIR:-/tmp}/zbench), ZSYNCMAKE, ZSYNC (rival binaries),
+NGINX (the sync case's HTTP server; empty or missing: zsync-streams serve).`;
 
 interface Options {
   sizeMiB: number;
@@ -103,7 +113,9 @@ function findExecutable(name: string, envName: string): string | null {
   const fromEnv = process.env[envName];
   if (fromEnv !== undefined) return fromEnv !== '' && existsSync(fromEnv) ? fromEnv : null;
   const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
-  return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : null;
+  if (r.status === 0 && r.stdout.trim()) return r.stdout.trim();
+  // nginx lives in /usr/sbin, which a user's PATH may lack.
+  return existsSync(`/usr/sbin/${name}`) ? `/usr/sbin/${name}` : null;
 }
 
 /** The package entry the cases import: a snapshot of dist/ once takeSnapshot() has run. */
@@ -136,6 +148,11 @@ async function takeSnapshot(scratch: string): Promise<void> {
   await copyFile(join(ROOT, 'package.json'), join(scratch, 'package.json'));
   await symlink(join(ROOT, 'node_modules'), join(scratch, 'node_modules'), 'dir');
   distEntry = join(scratch, 'dist', 'index.js');
+}
+
+/** The CLI of the snapshot of dist/, as users run it (`node dist/cli.js`). */
+function snapshotCli(): string {
+  return join(dirname(distEntry!), 'cli.js');
 }
 
 interface ChildResult {
@@ -201,6 +218,11 @@ function findMeter(): Meter {
 
 /** Runs a rival program, measured from outside: wall from the harness, RSS (KiB) and CPU from the meter. */
 async function runRival(meter: Meter, command: string, args: string[], cwd: string, scratch: string, bytes: number): Promise<Sample> {
+  return (await runMetered(meter, command, args, cwd, scratch, bytes)).sample;
+}
+
+/** runRival(), also returning what the program printed. */
+async function runMetered(meter: Meter, command: string, args: string[], cwd: string, scratch: string, bytes: number): Promise<{ sample: Sample; stdout: string }> {
   const out = join(scratch, 'rusage.txt');
   let result: ChildResult;
   if (meter.kind === 'time') result = await runChild(meter.path, ['-o', out, '-f', '%e %M %U %S', command, ...args], { cwd });
@@ -213,7 +235,7 @@ async function runRival(meter: Meter, command: string, args: string[], cwd: stri
     rssMB = (fields[1]! * 1024) / 1e6;
     cpuS = fields[2]! + fields[3]!;
   }
-  return { wallS: result.procS, procS: result.procS, cpuS, rssMB, bytes, blocks: null, extra: {} };
+  return { sample: { wallS: result.procS, procS: result.procS, cpuS, rssMB, bytes, blocks: null, extra: {} }, stdout: result.stdout };
 }
 
 function corpusRoot(): string {
@@ -253,6 +275,40 @@ async function ensureSums(dir: string, blockSize: number): Promise<string> {
   say(`computing new.bin's checksums once for the match cases (${cache})`);
   await runCase(['sums', newBin, String(blockSize), cache], null);
   return cache;
+}
+
+/**
+ * new.bin's .zsync for the sync case, served next to it: made once by the real
+ * zsyncmake (untimed, `-u new.bin`, the harness's block size) and kept in the
+ * corpus folder; by our `make` each time when zsyncmake is missing.
+ */
+async function ensureControl(dir: string, blockSize: number, zsyncmake: string | null): Promise<string> {
+  const newBin = join(dir, 'new.bin');
+  if (zsyncmake) {
+    const name = `new.bin.b${blockSize}.zsync`;
+    const path = join(dir, name);
+    if (existsSync(path) && statSync(path).mtimeMs >= statSync(newBin).mtimeMs) return name;
+    say(`making ${path} once with ${zsyncmake} for the sync case`);
+    await runChild(zsyncmake, ['-b', String(blockSize), '-u', 'new.bin', '-o', path + '.tmp', 'new.bin'], { cwd: dir });
+    await rename(path + '.tmp', path);
+    return name;
+  }
+  const name = `new.bin.b${blockSize}.ours.zsync`;
+  say(`zsyncmake is missing: making ${join(dir, name)} with our make for the sync case`);
+  await runChild(process.execPath, [snapshotCli(), 'make', '-b', String(blockSize), '-u', 'new.bin', '-o', join(dir, name), 'new.bin'], { cwd: dir });
+  return name;
+}
+
+/** new.bin's SHA-256, from corpus.txt (make-corpus.sh records it) or computed. */
+async function expectedSha256(dir: string): Promise<string> {
+  const recorded = /^([0-9a-f]{64})\s+\*?new\.bin$/m.exec(await readFile(join(dir, 'corpus.txt'), 'utf8').catch(() => ''));
+  return recorded ? recorded[1]! : sha256Of(join(dir, 'new.bin'));
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), hash);
+  return hash.digest('hex');
 }
 
 /** Which code was measured: the commit (and whether the tree differs from it) and when dist/ was built. */
@@ -317,12 +373,122 @@ async function measure(options: Options, scratch: string, code: string): Promise
   const notes: string[] = [];
   const zsyncmake = findExecutable('zsyncmake', 'ZSYNCMAKE');
   const zsync = findExecutable('zsync', 'ZSYNC');
-  if (!zsyncmake) notes.push('zsyncmake is missing (Debian: apt-get install zsync): the rival rows and ratios are skipped.');
-  if (!zsync) notes.push('zsync is missing (Debian: apt-get install zsync); this harness does not time it yet.');
+  if (!zsyncmake) notes.push('zsyncmake is missing (Debian: apt-get install zsync): its rows and ratios are skipped.');
+  if (!zsync && wanted.has('sync')) notes.push('zsync is missing (Debian: apt-get install zsync): the sync rival rows and ratios are skipped.');
   const rivalOn = options.rival && zsyncmake !== null && wanted.has('checksums');
-  const meter = rivalOn ? findMeter() : { kind: 'none' as const };
-  if (rivalOn && meter.kind === 'none') notes.push('neither /usr/bin/time nor python3 found: zsyncmake is timed for wall seconds only.');
+  const syncRivalOn = options.rival && zsync !== null && wanted.has('sync');
+  const metered = rivalOn || wanted.has('sync');
+  const meter = metered ? findMeter() : { kind: 'none' as const };
+  if (metered && meter.kind === 'none') notes.push('neither /usr/bin/time nor python3 found: the externally timed rows have wall seconds only.');
   if (options.cpuProf) notes.push(`profiled with --cpu-prof (timings inflated); profiles in ${options.cpuProf}`);
+  const sync = wanted.has('sync') ? await startSyncCase(dir, blockSize, zsyncmake, scratch, notes) : null;
+  try {
+    return await measureCases(options, scratch, code, dir, newBytes, blockSize, sums, noMatch, notes, { zsyncmake, zsync, rivalOn, syncRivalOn, meter, sync });
+  } finally {
+    await sync?.server.stop();
+  }
+}
+
+interface SyncSetup {
+  server: BenchServer;
+  /** URL of new.bin's .zsync on the server. */
+  url: string;
+  sha256: string;
+}
+
+async function startSyncCase(dir: string, blockSize: number, zsyncmake: string | null, scratch: string, notes: string[]): Promise<SyncSetup> {
+  const control = await ensureControl(dir, blockSize, zsyncmake);
+  const sha256 = await expectedSha256(dir);
+  const nginx = findExecutable('nginx', 'NGINX');
+  let server: BenchServer;
+  if (nginx) {
+    const serverDir = join(scratch, 'nginx');
+    await mkdir(serverDir);
+    server = await startNginx(nginx, dir, serverDir);
+  } else {
+    server = await startServe(snapshotCli(), dir, childEnv());
+    notes.push("nginx is missing: the sync case is served by our `serve`, which keeps no access log, so the traffic columns are ours' own count (requests + 1 for the .zsync) and unknown for zsync.");
+  }
+  say(`sync case: ${server.name} serving ${dir}, control file ${control}`);
+  return { server, url: server.url(control), sha256 };
+}
+
+interface Tools {
+  zsyncmake: string | null;
+  zsync: string | null;
+  rivalOn: boolean;
+  syncRivalOn: boolean;
+  meter: Meter;
+  sync: SyncSetup | null;
+}
+
+/**
+ * One sync of new.bin from the server, seeded with old.bin, in a fresh folder:
+ * ours (`node CLI sync -q --json`) or zsync. Timed from outside, traffic from
+ * the access log, the output's SHA-256 checked (a mismatch stops the bench).
+ */
+async function timeSync(side: 'ours' | 'zsync', tools: Tools, dir: string, scratch: string, newBytes: number, cpuProf: string | null): Promise<Sample> {
+  const { sync, meter } = tools;
+  const oldBin = join(dir, 'old.bin');
+  const work = await mkdtemp(join(scratch, `sync-${side}-`));
+  try {
+    const mark = await logMark(sync!.server);
+    let sample: Sample;
+    let net: NetCounts;
+    const extra: Record<string, number> = {};
+    if (side === 'ours') {
+      const nodeArgs = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : [];
+      const r = await runMetered(meter, process.execPath, [...nodeArgs, snapshotCli(), 'sync', '-q', '--json', '-i', oldBin, '-o', 'out.bin', sync!.url], work, scratch, newBytes);
+      const j = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as {
+        bytesReused: number;
+        bytesFetched: number;
+        bytesOnWire: number;
+        requests: number;
+        seeds: Array<{ blocks: number }>;
+        seconds: Record<string, number>;
+      };
+      sample = { ...r.sample, blocks: j.seeds.reduce((n, x) => n + x.blocks, 0) };
+      Object.assign(extra, { reused: j.bytesReused, selfFetched: j.bytesFetched, selfWire: j.bytesOnWire, selfRequests: j.requests });
+      for (const [phase, seconds] of Object.entries(j.seconds)) extra[`${phase}S`] = seconds;
+      // Our count leaves out the .zsync request; the log has it.
+      net = sync!.server.accessLog
+        ? countTraffic(await readLogSince(sync!.server, mark, j.requests + 1), '/new.bin', newBytes)
+        : { fetched: j.bytesFetched, wire: null, requests: j.requests + 1, connections: null };
+    } else {
+      const r = await runMetered(meter, tools.zsync!, ['-i', oldBin, '-o', 'out.bin', sync!.url], work, scratch, newBytes);
+      // zsync 0.6.2 prints `used N local, fetched M` last (nothing at all with -q); M counts response headers too.
+      const m = /used (\d+) local, fetched (\d+)/.exec(r.stdout);
+      if (!m) throw new Error(`zsync printed no 'used N local, fetched M' line:\n${r.stdout.slice(-500)}`);
+      sample = r.sample;
+      Object.assign(extra, { reused: Number(m[1]), selfFetched: Number(m[2]) });
+      net = sync!.server.accessLog
+        ? countTraffic(await readLogSince(sync!.server, mark), '/new.bin', newBytes)
+        : { fetched: null, wire: null, requests: null, connections: null };
+    }
+    const got = await sha256Of(join(work, 'out.bin'));
+    if (got !== sync!.sha256) throw new Error(`${side === 'ours' ? 'our sync' : 'zsync'} wrote an out.bin whose SHA-256 ${got} is not new.bin's ${sync!.sha256}`);
+    extra.sha256ok = 1;
+    return { ...sample, extra, net };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function measureCases(
+  options: Options,
+  scratch: string,
+  code: string,
+  dir: string,
+  newBytes: number,
+  blockSize: number,
+  sums: string | null,
+  noMatch: string | null,
+  notes: string[],
+  tools: Tools,
+): Promise<number> {
+  const { zsyncmake, zsync, rivalOn, syncRivalOn, meter } = tools;
+  const wanted = options.only;
+  const newBin = join(dir, 'new.bin');
 
   const loadBefore = loadavg()[0]!;
   const baseline = await runCase(['baseline'], null);
@@ -350,6 +516,13 @@ async function measure(options: Options, scratch: string, code: string): Promise
       add(plan.id, oursSample(report, procS));
       if (hasRival && !rivalFirst) add('zsyncmake', await runRival(meter, zsyncmake!, rivalArgs, dir, scratch, newBytes));
     }
+    if (tools.sync) {
+      const zsyncFirst = syncRivalOn && run % 2 === 1;
+      say(`run ${run + 1}/${options.runs}: sync${syncRivalOn ? (zsyncFirst ? ' (zsync first)' : ' (then zsync)') : ''}`);
+      if (zsyncFirst) add('zsync', await timeSync('zsync', tools, dir, scratch, newBytes, null));
+      add('sync', await timeSync('ours', tools, dir, scratch, newBytes, options.cpuProf));
+      if (syncRivalOn && !zsyncFirst) add('zsync', await timeSync('zsync', tools, dir, scratch, newBytes, null));
+    }
   }
 
   const cases: CaseResult[] = [];
@@ -363,18 +536,35 @@ async function measure(options: Options, scratch: string, code: string): Promise
       cases.push({ id: 'zsyncmake', label: `zsyncmake -b ${blockSize}`, side: 'rival', rivalOf: 'checksums', input: 'new.bin', bytes: newBytes, blockCount, samples: r, median: summarize(r, newBytes) });
     }
   }
+  if (tools.sync) {
+    const blockCount = Math.ceil(newBytes / blockSize);
+    const s = samples.get('sync')!;
+    cases.push({ id: 'sync', label: 'sync -i old.bin', side: 'ours', input: 'old.bin', bytes: newBytes, blockCount, samples: s, median: summarize(s, newBytes) });
+    const r = samples.get('zsync');
+    if (r) cases.push({ id: 'zsync', label: 'zsync -i old.bin', side: 'rival', rivalOf: 'sync', input: 'old.bin', bytes: newBytes, blockCount, samples: r, median: summarize(r, newBytes) });
+    const phases = ['controlS', 'matchS', 'fetchS', 'verifyS', 'totalS'].map((k) => `${k.slice(0, -1)} ${median(s.map((x) => x.extra[k] ?? NaN)).toFixed(3)}`);
+    notes.push(`sync, ours by its own clock (medians, s): ${phases.join(', ')}; the rest of proc s is node's start-up and exit.`);
+    const selfMismatch = s.find((x) => x.net?.fetched !== null && x.net?.fetched !== undefined && x.net.fetched !== x.extra.selfFetched);
+    if (tools.sync.server.accessLog && selfMismatch) notes.push(`sync: ours says it fetched ${selfMismatch.extra.selfFetched} bytes of payload, the access log ${selfMismatch.net!.fetched}.`);
+  }
   const ratios: Ratio[] = [];
   for (const rival of cases.filter((c) => c.side === 'rival')) {
     const ours = cases.find((c) => c.id === rival.rivalOf)!;
-    const div = (a: number | null, b: number | null): number | null => (a === null || b === null || b === 0 ? null : a / b);
-    ratios.push({
+    const div = (a: number | null | undefined, b: number | null | undefined): number | null => (a == null || b == null || b === 0 ? null : a / b);
+    const ratio: Ratio = {
       ours: ours.id,
       rival: rival.id,
       wall: ours.median.wallS / rival.median.wallS,
       proc: ours.median.procS / rival.median.procS,
       cpu: div(ours.median.cpuS, rival.median.cpuS),
       rss: div(ours.median.rssMB, rival.median.rssMB),
-    });
+    };
+    if (ours.median.net || rival.median.net) {
+      ratio.fetched = div(ours.median.net?.fetched, rival.median.net?.fetched);
+      ratio.wire = div(ours.median.net?.wire, rival.median.net?.wire);
+      ratio.requests = div(ours.median.net?.requests, rival.median.net?.requests);
+    }
+    ratios.push(ratio);
   }
   const indexS = cases.find((c) => c.id.startsWith('match'))?.samples[0]?.extra.indexS;
   if (indexS !== undefined) notes.push(`match cases: new.bin's checksums loaded from a cache and the BlockIndex built (${indexS.toFixed(3)} s) before the timer starts.`);
@@ -392,11 +582,12 @@ async function measure(options: Options, scratch: string, code: string): Promise
       baselineRssMB: baseline.report.maxRssKiB === undefined ? null : (baseline.report.maxRssKiB * 1024) / 1e6,
       zsyncmake,
       zsync,
-      rivalMeter: rivalOn ? meter.kind : null,
+      server: tools.sync?.server.name ?? null,
+      rivalMeter: rivalOn || tools.sync ? meter.kind : null,
     },
     cases,
     ratios,
-    targets: checkTargets(cases),
+    targets: checkTargets(cases, ratios, options.sizeMiB),
     notes,
   };
   process.stdout.write(options.json ? JSON.stringify(result, null, 2) + '\n' : formatReport(result));

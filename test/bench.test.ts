@@ -2,7 +2,9 @@
 // harness cannot rot: if a rename in lib/ or dist/ breaks bench/case.js, or the
 // report loses a case or a column, this fails. No timing assertions: the
 // numbers only have to be there and positive. zsyncmake's rows are checked
-// when it is installed, and its absence must be reported, not crash.
+// when it is installed, and its absence must be reported, not crash. The sync
+// case (ours and zsync against a loopback server) runs too; its zsync row is
+// checked when zsync is installed (skipped visibly without it, failing in CI).
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -11,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { formatReport, type BenchResult } from '../bench/report.js';
-import { findTool } from './support/tools.js';
+import { findTool, needTool } from './support/tools.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -41,7 +43,7 @@ describe('benchmark harness (smoke run, 4 MiB)', function () {
 
   it('runs every case of ours with positive figures', () => {
     const ours = result.cases.filter((c) => c.side === 'ours');
-    expect(ours.map((c) => c.id)).to.deep.equal(['checksums', 'match-old', 'match-new', 'match-none']);
+    expect(ours.map((c) => c.id)).to.deep.equal(['checksums', 'match-old', 'match-new', 'match-none', 'sync']);
     for (const c of ours) {
       expect(c.samples, c.id).to.have.length(1);
       expect(c.bytes, c.id).to.be.within(4_000_000, 4_194_304);
@@ -69,21 +71,74 @@ describe('benchmark harness (smoke run, 4 MiB)', function () {
     }
     expect(rival, 'zsyncmake row').to.not.equal(undefined);
     expect(rival!.median.wallS).to.be.above(0);
-    expect(result.ratios).to.have.length(1);
-    expect(result.ratios[0]!.proc).to.be.above(0);
+    const ratio = result.ratios.find((r) => r.rival === 'zsyncmake');
+    expect(ratio, 'ours/zsyncmake').to.not.equal(undefined);
+    expect(ratio!.proc).to.be.above(0);
+  });
+
+  it('syncs new.bin from a loopback server with our CLI, output hash checked, traffic counted', () => {
+    const sync = result.cases.find((c) => c.id === 'sync')!;
+    expect(result.meta.server, 'server').to.be.a('string');
+    for (const s of sync.samples) {
+      expect(s.extra.sha256ok, 'output SHA-256 checked').to.equal(1);
+      for (const key of ['selfFetched', 'selfRequests', 'totalS', 'reused'] as const) expect(s.extra[key], key).to.be.above(0);
+    }
+    const net = sync.median.net!;
+    expect(net, 'traffic').to.not.equal(null);
+    // The edits touch ~1% of the 4 MiB: some payload, far less than the file.
+    expect(net.fetched).to.be.within(1, sync.bytes * 0.2);
+    expect(net.requests).to.be.at.least(2);
+    if (findTool('nginx')) {
+      // From nginx's access log: the .zsync is a request, and the wire carries headers besides the payload.
+      expect(net.requests).to.equal(sync.samples[0]!.extra.selfRequests! + 1);
+      expect(net.fetched).to.equal(sync.samples[0]!.extra.selfFetched);
+      expect(net.wire).to.be.above(net.fetched!);
+    }
+    expect(sync.median.blocks).to.be.within(sync.blockCount! * 0.9, sync.blockCount! - 1);
+  });
+
+  it('times zsync side by side on the same server when it is installed', function () {
+    needTool(this, 'zsync');
+    const rival = result.cases.find((c) => c.id === 'zsync');
+    expect(rival, 'zsync row').to.not.equal(undefined);
+    expect(rival!.rivalOf).to.equal('sync');
+    for (const s of rival!.samples) {
+      expect(s.extra.sha256ok, 'output SHA-256 checked').to.equal(1);
+      expect(s.extra.selfFetched, "zsync's fetched line").to.be.above(0);
+    }
+    for (const key of ['wallS', 'procS', 'mbps', 'cpuS', 'rssMB'] as const) expect(rival!.median[key], key).to.be.a('number').above(0);
+    const ratio = result.ratios.find((r) => r.rival === 'zsync')!;
+    for (const key of ['wall', 'cpu', 'rss', 'fetched'] as const) expect(ratio[key], key).to.be.a('number').above(0);
+    const targets = result.targets.map((t) => t.what);
+    expect(targets).to.include('sync wall time, ours/zsync');
+    expect(targets).to.include('sync bytes fetched, ours/zsync');
   });
 
   it('prints one table with a row per case', () => {
     const text = formatReport(result);
-    for (const label of ['checksums', 'match (edited seed)', 'match (all match)', 'match (none match)']) expect(text).to.include(label);
-    expect(text).to.match(/^case\s+input\s+MB\s+wall s\s+proc s\s+MB\/s\s+CPU s\s+RSS MB\s+blocks$/m);
+    for (const label of ['checksums', 'match (edited seed)', 'match (all match)', 'match (none match)', 'sync -i old.bin']) expect(text).to.include(label);
+    expect(text).to.match(/^case\s+input\s+MB\s+wall s\s+proc s\s+MB\/s\s+CPU s\s+RSS MB\s+blocks\s+fetched MB\s+wire MB\s+reqs$/m);
   });
 
   it('--only runs one case, and says so plainly when zsyncmake is missing', async () => {
     const text = await harness(['--size', '4', '--runs', '1', '--only', 'checksums'], { ZBENCH_DIR: dir, ZSYNCMAKE: join(dir, 'no-such-zsyncmake') });
     expect(text).to.match(/^checksums\s+new\.bin/m);
     expect(text).to.not.match(/match \(/);
+    expect(text).to.not.match(/^sync /m);
+    expect(text).to.not.match(/fetched MB/);
     expect(text).to.match(/zsyncmake: MISSING/);
     expect(text).to.match(/zsyncmake is missing/);
+  });
+
+  it('--only sync falls back to our serve when nginx is missing', async () => {
+    const out = await harness(['--size', '4', '--runs', '1', '--only', 'sync', '--no-rival', '--json'], { ZBENCH_DIR: dir, NGINX: '' });
+    const r = JSON.parse(out) as BenchResult;
+    expect(r.cases.map((c) => c.id)).to.deep.equal(['sync']);
+    expect(r.meta.server).to.equal('zsync-streams serve');
+    expect(r.notes.join('\n')).to.match(/nginx is missing/);
+    const sync = r.cases[0]!;
+    expect(sync.samples[0]!.extra.sha256ok).to.equal(1);
+    expect(sync.median.net!.fetched).to.equal(sync.samples[0]!.extra.selfFetched);
+    expect(sync.median.wallS).to.be.above(0);
   });
 });
