@@ -5,10 +5,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { ZsyncError } from './errors.js';
-import * as demo from './commands/demo.js';
-import * as serve from './commands/serve.js';
-import * as sync from './commands/sync.js';
-import * as make from './commands/make.js';
 
 interface Command {
   summary: string;
@@ -16,19 +12,22 @@ interface Command {
   run(argv: string[]): Promise<number>;
 }
 
-const COMMANDS: Record<string, Command> = {
-  make,
-  sync,
-  serve,
-  demo,
+// Loaded on demand: importing every command (HTTP, control files, progress bar)
+// cost a noticeable part of a short run's time.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  make: () => import('./commands/make.js'),
+  sync: () => import('./commands/sync.js'),
+  serve: () => import('./commands/serve.js'),
+  demo: () => import('./commands/demo.js'),
 };
 
-function help(): string {
+async function help(): Promise<string> {
+  const summaries = await Promise.all(Object.entries(COMMANDS).map(async ([name, load]) => [name, (await load()).summary] as const));
   const lines = [
     'Usage: zsync-streams <command> [options]',
     '',
     'Commands:',
-    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`),
+    ...summaries.map(([name, summary]) => `  ${name.padEnd(8)} ${summary}`),
     '',
     'Run `zsync-streams <command> --help` for the options of a command.',
   ];
@@ -38,7 +37,7 @@ function help(): string {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(help() + '\n');
+    process.stdout.write(`${await help()}\n`);
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-V') {
@@ -46,11 +45,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`zsync-streams ${pkg.version}\n`);
     return 0;
   }
-  const command = COMMANDS[name];
-  if (!command) {
-    process.stderr.write(`zsync-streams: unknown command '${name}'\n\n${help()}\n`);
+  const load = COMMANDS[name];
+  if (!load) {
+    process.stderr.write(`zsync-streams: unknown command '${name}'\n\n${await help()}\n`);
     return 2;
   }
+  const command = await load();
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${command.usage}\n`);
     return 0;
