@@ -2,14 +2,14 @@
  * The loopback HTTP server of the bench's sync case: nginx with an access log
  * in a format the harness reads (requests, bytes sent, the Range asked for), or
  * our own `serve` when nginx is missing (no log: the programs' own counts then).
- * test/support/nginx.ts starts nginx for the tests; this one differs in the
- * log_format, which nginx only takes at http level, outside `extra`.
+ * nginx is started by test/support/nginx.ts, the tests' own starter, with a
+ * log_format at http level.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdir, open, stat, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { join } from 'node:path';
 import type { NetCounts } from './report.js';
+import { startNginx as startTestNginx } from '../test/support/nginx.js';
 
 export interface BenchServer {
   /** 'nginx/1.22.1 (/usr/sbin/nginx)' or 'zsync-streams serve'. */
@@ -23,34 +23,6 @@ export interface BenchServer {
 /** One line per request: connection serial, status, $bytes_sent, $body_bytes_sent, Range header, path. */
 const LOG_FORMAT = `'$connection $status $bytes_sent $body_bytes_sent "$http_range" "$uri"'`;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, child: ChildProcess, logs: () => string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${logs()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`server did not listen on ${port}: ${logs()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
@@ -63,50 +35,15 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 /** nginx serving `root` on 127.0.0.1, config and logs in `dir` (which the caller removes). */
 export async function startNginx(binary: string, root: string, dir: string): Promise<BenchServer> {
-  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(join(dir, d), { recursive: true });
-  const port = await freePort();
   const accessLog = join(dir, 'access.log');
-  const conf = `
-${process.getuid?.() === 0 ? 'user root;' : ''}
-worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 256; }
-http {
-  log_format zbench ${LOG_FORMAT};
-  access_log ${accessLog} zbench;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  default_type application/octet-stream;
-  sendfile on;
-  server {
-    listen 127.0.0.1:${port};
-    root ${root};
-  }
-}
-`;
-  await writeFile(join(dir, 'nginx.conf'), conf);
+  await mkdir(dir, { recursive: true });
   await writeFile(accessLog, '');
-  let stderr = '';
-  const child = spawn(binary, ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-  try {
-    await waitForPort(port, child, () => stderr);
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
-  }
+  const nginx = await startTestNginx(binary, root, {
+    dir,
+    http: `log_format zbench ${LOG_FORMAT};\n  access_log ${accessLog} zbench;\n  sendfile on;`,
+  });
   const version = /nginx\/[\d.]+/.exec(spawnSync(binary, ['-v'], { encoding: 'utf8' }).stderr ?? '')?.[0];
-  return {
-    name: `${version ?? 'nginx'} (${binary})`,
-    url: (path) => `http://127.0.0.1:${port}/${path}`,
-    accessLog,
-    stop: () => stopChild(child),
-  };
+  return { name: `${version ?? 'nginx'} (${binary})`, url: (path) => nginx.url(path), accessLog, stop: () => nginx.stop() };
 }
 
 /** `node CLI serve -p 0 root`, the fallback when nginx is missing. */

@@ -133,7 +133,8 @@ export class Zsync extends EventEmitter {
         if (state.complete) break;
         reports.push(await this.matchSeed(seed.path, seed.size, index, state, handle));
       }
-      await handle.sync();
+      // No fsync here: a torn .part costs nothing (it is only ever read back as a
+      // seed, block by verified block); the one fsync is of the verified result.
       await handle.close();
       await rename(working, part);
       t2 = performance.now();
@@ -158,7 +159,6 @@ export class Zsync extends EventEmitter {
             if (bad) lastBad = bad;
           }
           if (!state.complete && lastBad) throw lastBad;
-          await out.sync();
         } finally {
           source.close();
           await out.close();
@@ -177,6 +177,12 @@ export class Zsync extends EventEmitter {
     if (o.keepOld !== false && (await stat(output).catch(() => undefined))?.isFile()) {
       await unlink(`${output}.zs-old`).catch(() => {});
       await link(output, `${output}.zs-old`).catch(() => {});
+    }
+    const durable = await open(part, 'r+');
+    try {
+      await durable.sync(); // on disk before it takes OUTPUT's name
+    } finally {
+      await durable.close();
     }
     await rename(part, output);
     if (header.mtime) await utimes(output, header.mtime, header.mtime);

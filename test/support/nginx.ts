@@ -25,7 +25,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, child: ChildProcess, logs: () => string): Promise<void> {
+export async function waitForPort(port: number, child: ChildProcess, logs: () => string): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}: ${logs()}`);
@@ -42,10 +42,21 @@ async function waitForPort(port: number, child: ChildProcess, logs: () => string
   }
 }
 
-/** Starts nginx serving `root`. `extra` goes inside the server block (e.g. 'max_ranges 1;'). */
-export async function startNginx(binary: string, root: string, extra = ''): Promise<Nginx> {
-  const dir = await mkdtemp(join(tmpdir(), 'zs-nginx-'));
-  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(join(dir, d));
+export interface NginxOptions {
+  /** Directives inside the server block (e.g. 'max_ranges 1;'). */
+  server?: string;
+  /** Directives at http level (e.g. a log_format and access_log). */
+  http?: string;
+  /** Folder for config, logs and pid file; default a new temp folder, removed by stop(). */
+  dir?: string;
+}
+
+/** Starts nginx serving `root`; `extra` goes inside the server block (or pass NginxOptions). */
+export async function startNginx(binary: string, root: string, extra: string | NginxOptions = ''): Promise<Nginx> {
+  const options: NginxOptions = typeof extra === 'string' ? { server: extra } : extra;
+  const ownDir = options.dir === undefined;
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'zs-nginx-')));
+  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(join(dir, d), { recursive: true });
   const port = await freePort();
   const conf = `
 ${process.getuid?.() === 0 ? 'user root;' : ''}
@@ -55,7 +66,7 @@ pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 256; }
 http {
-  access_log off;
+  ${options.http ?? 'access_log off;'}
   client_body_temp_path ${dir}/body;
   proxy_temp_path ${dir}/proxy;
   fastcgi_temp_path ${dir}/fastcgi;
@@ -65,7 +76,7 @@ http {
   server {
     listen 127.0.0.1:${port};
     root ${root};
-    ${extra}
+    ${options.server ?? ''}
   }
 }
 `;
@@ -79,7 +90,7 @@ http {
     await waitForPort(port, child, () => stderr);
   } catch (err) {
     child.kill('SIGKILL');
-    await rm(dir, { recursive: true, force: true });
+    if (ownDir) await rm(dir, { recursive: true, force: true });
     throw err;
   }
   return {
@@ -89,10 +100,12 @@ http {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+        clearTimeout(timer);
         if (child.exitCode === null) child.kill('SIGKILL');
       }
-      await rm(dir, { recursive: true, force: true });
+      if (ownDir) await rm(dir, { recursive: true, force: true });
     },
   };
 }
