@@ -31,7 +31,11 @@ export class LocalPatcherStream extends Writable {
   private readonly output: PositionalWriter;
   private readonly params: Pick<ChecksumParams, 'blockSize' | 'length'>;
   private readonly blockCount: number;
-  private readonly run: Buffer;
+  private run: Buffer;
+  /** The other buffer: the one being written while `run` fills. */
+  private spare: Buffer;
+  /** The write in flight, if any: at most one, so memory stays at two buffers. */
+  private writing: Promise<void> | undefined;
   /** The run being gathered: target position of run[0], bytes in it, next block index it takes. */
   private runStart = 0;
   private runLength = 0;
@@ -42,7 +46,9 @@ export class LocalPatcherStream extends Writable {
     this.output = output;
     this.params = params;
     this.blockCount = blockCountOf(params);
-    this.run = Buffer.allocUnsafe(Math.max(params.blockSize, options.writeBufferSize ?? 1 << 20));
+    const size = Math.max(params.blockSize, options.writeBufferSize ?? 1 << 20);
+    this.run = Buffer.allocUnsafe(size);
+    this.spare = Buffer.allocUnsafe(size);
   }
 
   override _write(block: LocalBlock, _encoding: BufferEncoding, callback: Callback): void {
@@ -66,7 +72,9 @@ export class LocalPatcherStream extends Writable {
   }
 
   override _final(callback: Callback): void {
-    this.flush().then(() => callback(), callback);
+    this.flush()
+      .then(() => this.writing)
+      .then(() => callback(), callback);
   }
 
   private append(index: number, data: Uint8Array): void {
@@ -75,13 +83,27 @@ export class LocalPatcherStream extends Writable {
     this.runNext = index + 1;
   }
 
+  /**
+   * Starts writing the gathered run and swaps buffers, so the next run fills
+   * while this one is written: waiting for each write stalled the whole
+   * pipeline (a 256 MiB seed scan into a file took 1.14 s, against 0.77 s into
+   * a writer that returns at once). Waits only for the write before, which used
+   * the buffer about to be filled.
+   */
   private async flush(): Promise<void> {
     if (this.runLength === 0) return;
+    await this.writing;
     const data = this.run.subarray(0, this.runLength);
+    const position = this.runStart;
+    [this.run, this.spare] = [this.spare, this.run];
     this.runLength = 0;
     this.runNext = -1;
-    await writeFully(this.output, data, this.runStart);
-    this.bytesWritten += data.length;
+    const write = writeFully(this.output, data, position).then(() => {
+      this.bytesWritten += data.length;
+    });
+    // Its failure is reported by the next flush or by _final; until then it is not "unhandled".
+    write.catch(() => {});
+    this.writing = write;
   }
 
   /** The bytes of `block` that belong in the file, after checking it is a block of the target. */
