@@ -3,7 +3,7 @@
  * serialised, on strings only (no streams, no I/O). The rules are zsync
  * 0.6.2's (c/libzsync/zsync.c) where the generations agree, with the later
  * headers (File-Hash, Strong-Hash-Algorithm, absent Hash-Lengths) of the
- * v0.8 spec; see ../shared/zsync-format.md.
+ * v0.8 spec (SPEC.md of the Go zsync); test/fixtures/upstream holds real files of each.
  */
 import { STRONG_DIGEST_BYTES, type StrongAlgorithm } from '../checksums/strong.js';
 import { InvalidArgumentError } from '../errors.js';
