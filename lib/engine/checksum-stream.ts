@@ -1,5 +1,5 @@
 import { Transform } from 'readable-stream';
-import type { StreamCallback as TransformCallback } from './stream-callbacks.js';
+import { settle, type StreamCallback as TransformCallback } from './stream-callbacks.js';
 
 import { Checksummer, type ChecksummerOptions, type ChecksumRecord, type ChecksumSummary } from './checksummer.js';
 
@@ -27,24 +27,15 @@ export class ChecksumStream extends Transform {
   }
 
   override _transform(chunk: Uint8Array, _encoding: BufferEncoding, callback: TransformCallback): void {
-    try {
-      this.checksummer.update(chunk, this.emitRecord);
-    } catch (err) {
-      callback(err as Error);
-      return;
-    }
-    callback();
+    settle(callback, () => this.checksummer.update(chunk, this.emitRecord));
   }
 
   override _flush(callback: TransformCallback): void {
-    try {
-      this.summary = this.checksummer.end(this.emitRecord);
-    } catch (err) {
-      callback(err as Error);
-      return;
-    }
-    this.push(this.summary);
-    this.emit('summary', this.summary);
-    callback();
+    settle(callback, () => {
+      const summary = this.checksummer.end(this.emitRecord);
+      this.summary = summary;
+      this.push(summary);
+      this.emit('summary', summary);
+    });
   }
 }

@@ -1,5 +1,5 @@
 import { Transform } from 'readable-stream';
-import type { StreamCallback as TransformCallback } from './stream-callbacks.js';
+import { settle, type StreamCallback as TransformCallback } from './stream-callbacks.js';
 
 import type { BlockIndex } from './block-index.js';
 import { Matcher, type BlockMatch, type MatcherOptions, type MatcherStats } from './matcher.js';
@@ -44,22 +44,10 @@ export class MatcherStream extends Transform {
   }
 
   override _transform(chunk: Uint8Array, _encoding: BufferEncoding, callback: TransformCallback): void {
-    try {
-      this.matcher.write(chunk, this.emitMatch);
-    } catch (err) {
-      callback(err as Error);
-      return;
-    }
-    callback();
+    settle(callback, () => this.matcher.write(chunk, this.emitMatch));
   }
 
   override _flush(callback: TransformCallback): void {
-    try {
-      this.matcher.end(this.emitMatch);
-    } catch (err) {
-      callback(err as Error);
-      return;
-    }
-    callback();
+    settle(callback, () => this.matcher.end(this.emitMatch));
   }
 }
