@@ -124,7 +124,7 @@ function parseAuth(list: string[]): Record<string, string> {
 /** Phase, bytes, rate and ETA on stderr, redrawn in place. */
 class ProgressBar {
   private readonly bar = new cliProgress.SingleBar({
-    format: '{phase} |{bar}| {percentage}% {doneMB}/{totalMB} MB {rate} MB/s ETA {eta_formatted}',
+    format: '{phase} |{bar}| {percentage}% {doneMB}/{totalMB} MB {rate} MB/s ETA {eta}',
     stream: process.stderr,
     hideCursor: true,
     clearOnComplete: true,
@@ -133,6 +133,7 @@ class ProgressBar {
   private started = 0;
 
   update(p: ZsyncProgress): void {
+    if (p.total <= 0 && p.phase !== 'done') return; // nothing to measure yet (reading the .zsync)
     if (p.phase !== this.phase) {
       this.phase = p.phase;
       this.started = performance.now();
@@ -155,6 +156,8 @@ class ProgressBar {
       doneMB: (p.done / 1e6).toFixed(1),
       totalMB: (p.total / 1e6).toFixed(1),
       rate: seconds > 0 ? (p.done / 1e6 / seconds).toFixed(1) : '0.0',
+      // Our own ETA: cli-progress's shows garbage before the first byte of a phase.
+      eta: p.done > 0 && seconds > 0 ? `${Math.ceil(((p.total - p.done) * seconds) / p.done)}s` : '-',
     };
   }
 }
