@@ -16,6 +16,7 @@ import { HttpRangeFetcher, type RangeFetcherOptions } from '../lib/transport/ran
 import { createRangeServer } from '../lib/transport/range-server.js';
 import { prng, randomBytes } from './generators.js';
 import { startFaultServer, type FaultServer } from './support/fault-server.js';
+import { rejection } from './support/sync-fixtures.js';
 import { makeTestCa, type TestCa } from './support/test-ca.js';
 
 const SIZE = 1 << 20;
@@ -70,14 +71,6 @@ function expectAll(out: Outcome, ranges: ByteRange[]): void {
   }
 }
 
-async function rejection(p: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('HttpRangeFetcher against our range server', () => {
   let dir: string;

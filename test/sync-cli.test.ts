@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ZsyncResult } from '../lib/zsync.js';
 import { startFaultServer, type FaultServer } from './support/fault-server.js';
-import { CLI, cli, editHeader, makePair, parseSummary, seededBytes, zsyncmake } from './support/sync-fixtures.js';
+import { CLI, cli, editHeader, makePair, outputChecks, parseSummary, seededBytes, zsyncmake } from './support/sync-fixtures.js';
 import { makeTestCa, type TestCa } from './support/test-ca.js';
 import { needTool } from './support/tools.js';
 import { prng } from './generators.js';
@@ -28,17 +28,7 @@ const OLD = (() => {
 })();
 const OLD_MTIME = new Date('2021-02-03T04:05:06Z');
 
-async function oldOutput(path: string): Promise<void> {
-  await writeFile(path, OLD);
-  await utimes(path, OLD_MTIME, OLD_MTIME);
-}
-async function expectUntouched(path: string): Promise<void> {
-  expect((await readFile(path)).equals(OLD), 'OUTPUT still holds the old bytes').to.equal(true);
-  expect((await stat(path)).mtime.getTime(), 'OUTPUT mtime unchanged').to.equal(OLD_MTIME.getTime());
-}
-async function expectNew(path: string, data = NEW): Promise<void> {
-  expect((await readFile(path)).equals(data), 'OUTPUT is the new version').to.equal(true);
-}
+const { oldOutput, expectUntouched, expectNew } = outputChecks(OLD, NEW, OLD_MTIME);
 
 describe('zsync-streams sync (the built CLI)', function () {
   this.timeout(30_000);

@@ -7,14 +7,13 @@
  * outside the chosen folder.
  */
 import { expect } from 'chai';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { symlink } from 'node:fs/promises';
 import { defaultOutputName } from '../lib/sync/output-name.js';
 import { zsync, type ZsyncOptions, type ZsyncResult } from '../lib/zsync.js';
 import { startFaultServer, type FaultMode, type FaultServer } from './support/fault-server.js';
-import { editHeader, makePair, seededBytes, zsyncmake } from './support/sync-fixtures.js';
+import { editHeader, makePair, outputChecks, rejection, seededBytes, zsyncmake } from './support/sync-fixtures.js';
 import { needTool } from './support/tools.js';
 import { prng } from './generators.js';
 
@@ -29,29 +28,8 @@ const OLD = (() => {
 })();
 const OLD_MTIME = new Date('2020-05-06T07:08:09Z');
 
-async function rejection(p: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
-}
-
-/** An OUTPUT holding the old version, with a known mtime. */
-async function oldOutput(path: string): Promise<void> {
-  await writeFile(path, OLD);
-  await utimes(path, OLD_MTIME, OLD_MTIME);
-}
-
-async function expectUntouched(path: string): Promise<void> {
-  expect((await readFile(path)).equals(OLD), 'OUTPUT still holds the old bytes').to.equal(true);
-  expect((await stat(path)).mtime.getTime(), 'OUTPUT mtime unchanged').to.equal(OLD_MTIME.getTime());
-}
-
-async function expectNew(path: string): Promise<void> {
-  expect((await readFile(path)).equals(NEW), 'OUTPUT is the new version').to.equal(true);
-}
+/** An OUTPUT holding the old version, with a known mtime, and checks on it. */
+const { oldOutput, expectUntouched, expectNew } = outputChecks(OLD, NEW, OLD_MTIME);
 
 /** Nothing in `dir` but the allowed names (no stray temp files). */
 async function expectOnly(dir: string, allowed: string[]): Promise<void> {

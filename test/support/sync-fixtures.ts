@@ -4,7 +4,8 @@
  * and runners for our built CLI and the real zsync client.
  */
 import { execFile, spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { expect } from 'chai';
+import { readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -117,4 +118,38 @@ export function cli(args: string[], options: { cwd?: string; env?: NodeJS.Proces
 export function parseSummary(stdout: string): { used: number; fetched: number } | undefined {
   const m = /used (\d+) local, fetched (\d+)/.exec(stdout);
   return m ? { used: Number(m[1]), fetched: Number(m[2]) } : undefined;
+}
+
+/** The error a promise rejects with; fails the test if it resolves. */
+export async function rejection(p: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error & { code?: string };
+  }
+  throw new Error('expected a rejection');
+}
+
+/**
+ * Checks on an OUTPUT that starts as `oldData` with a known mtime: that a
+ * failed sync left it untouched, or that a good one made it `newData`.
+ */
+export function outputChecks(oldData: Buffer, newData: Buffer, oldMtime: Date): {
+  oldOutput(path: string): Promise<void>;
+  expectUntouched(path: string): Promise<void>;
+  expectNew(path: string, data?: Buffer): Promise<void>;
+} {
+  return {
+    async oldOutput(path) {
+      await writeFile(path, oldData);
+      await utimes(path, oldMtime, oldMtime);
+    },
+    async expectUntouched(path) {
+      expect((await readFile(path)).equals(oldData), 'OUTPUT still holds the old bytes').to.equal(true);
+      expect((await stat(path)).mtime.getTime(), 'OUTPUT mtime unchanged').to.equal(oldMtime.getTime());
+    },
+    async expectNew(path, data = newData) {
+      expect((await readFile(path)).equals(data), 'OUTPUT is the new version').to.equal(true);
+    },
+  };
 }
