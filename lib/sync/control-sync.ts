@@ -1,0 +1,280 @@
+/**
+ * The part of a sync that follows the control file, whatever carries the data:
+ * match the seeds into a working file, fetch what is missing from a RangeSource,
+ * check the whole-file hash and only then replace OUTPUT. HTTP (zsync.ts) and
+ * the socket client (socket/client.ts) both build on it.
+ */
+import { EventEmitter } from 'node:events';
+import { link, open, rename, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'readable-stream';
+import { transform } from 'through2';
+import { fileHashesOf } from '../control-file/header.js';
+import type { ControlFile } from '../control-file/parser.js';
+import { BlockIndex } from '../engine/block-index.js';
+import { LocalPatcherStream } from '../engine/local-patcher-stream.js';
+import { MatcherStream } from '../engine/matcher-stream.js';
+import { blockSpan } from '../engine/params.js';
+import { RemotePatcherStream } from '../engine/remote-patcher-stream.js';
+import { TargetState } from '../engine/target-state.js';
+import { AbortedError } from '../transport/http-client.js';
+import { Wanted } from '../transport/range-plan.js';
+import type { FetchStats } from '../transport/range-fetcher.js';
+import { IncompleteError } from './errors.js';
+import { verifyFileHashes } from './file-digest.js';
+import { writerDeliver, type RangeSource } from './range-source.js';
+import { readAhead } from './read-ahead.js';
+
+export interface ControlSyncOptions {
+  /** Extra seeds (zsync's -i), read after OUTPUT.part and OUTPUT. */
+  seeds?: string[];
+  /** Keep the replaced file as OUTPUT.zs-old, as zsync does. Default true. */
+  keepOld?: boolean;
+  /** Fetch rounds for blocks that failed their checksum, at most 5. Default 3. */
+  maxAttempts?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: ZsyncProgress) => void;
+}
+
+export interface ZsyncProgress {
+  phase: 'control' | 'match' | 'fetch' | 'verify' | 'done';
+  /** Bytes done in this phase, of `total`. */
+  done: number;
+  total: number;
+  /** The seed being read, in the match phase. */
+  seed?: string;
+}
+
+export interface SeedReport {
+  path: string;
+  bytesRead: number;
+  /** Bytes of the target this seed supplied (blocks not already found in an earlier seed). */
+  bytesReused: number;
+  blocks: number;
+}
+
+export interface ZsyncResult {
+  ok: true;
+  output: string;
+  length: number;
+  bytesReused: number;
+  bytesFetched: number;
+  bytesOnWire: number;
+  requests: number;
+  retries: number;
+  seeds: SeedReport[];
+  /** Whole-file hashes checked, e.g. ['SHA-1']. */
+  verified: string[];
+  /** How the servers were found to behave (fallbacks taken). */
+  adaptations: string[];
+  seconds: { control: number; match: number; fetch: number; verify: number; total: number };
+}
+
+/** Emits 'progress' events while `syncTo()` works. */
+export class ControlSync extends EventEmitter {
+  constructor(private readonly syncOptions: ControlSyncOptions) {
+    super();
+    if (syncOptions.onProgress) this.on('progress', syncOptions.onProgress);
+  }
+
+  /**
+   * Builds OUTPUT from the seeds and `openSource()` (asked for only when blocks
+   * are missing), verifies it and puts it in place. The caller holds OUTPUT's lock.
+   */
+  protected async syncTo(control: ControlFile, output: string, openSource: () => RangeSource, t0: number): Promise<ZsyncResult> {
+    const o = this.syncOptions;
+    const { header, checksums } = control;
+    const params = checksums.params;
+    const part = `${output}.part`;
+    const t1 = performance.now();
+
+    // Match every seed into a new working file; the old .part is itself a seed, so
+    // it is read before it is replaced.
+    const state = new TargetState(checksums);
+    const index = new BlockIndex(checksums);
+    const seeds = await existingFiles([part, output, ...(o.seeds ?? [])]);
+    // A fixed name: a run killed while matching leaves it behind, and the next run
+    // (holding the lock) removes it and starts afresh. Removed then created
+    // exclusively, so a symlink planted there is never followed.
+    const working = join(dirname(output), `.${basename(output)}.zs-new`);
+    const reports: SeedReport[] = [];
+    await unlink(working).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    const handle = await open(working, 'wx+', 0o600);
+    let fetched: FetchStats = { requests: 0, bytesOnWire: 0, payloadBytes: 0, retries: 0, adaptations: [] };
+    let t2 = t1;
+    let t3 = t1;
+    try {
+      await handle.truncate(params.length);
+      for (const seed of seeds) {
+        if (state.complete) break;
+        reports.push(await this.matchSeed(seed.path, seed.size, index, state, handle));
+      }
+      // No fsync here: a torn .part costs nothing (it is only ever read back as a
+      // seed, block by verified block); the one fsync is of the verified result.
+      await handle.close();
+      await rename(working, part);
+      t2 = performance.now();
+
+      if (!state.complete) {
+        const source = openSource();
+        const out = await open(part, 'r+');
+        try {
+          // A block whose bytes fail their checksum is dropped, not written, and
+          // asked for again in the next round (a flaky proxy, a mirror mid-update).
+          // One source for every round, so that what it learned of the mirrors and
+          // its retry budget carry over, and each round counts as an attempt of
+          // the ranges it refetches: the rounds stay within the fetcher's bounds.
+          const rounds = Math.max(1, Math.min(o.maxAttempts ?? 3, 5));
+          let lastBad: Error | undefined;
+          for (let round = 0; round < rounds && !state.complete; round++) {
+            const { stats, bad } = await this.fetchRound(source, state, out, round);
+            fetched = addStats(fetched, stats);
+            if (bad) lastBad = bad;
+          }
+          if (!state.complete && lastBad) throw lastBad;
+        } finally {
+          source.close();
+          await out.close();
+        }
+      }
+      t3 = performance.now();
+    } catch (err) {
+      await handle.close().catch(() => {});
+      await unlink(working).catch(() => {});
+      throw err;
+    }
+    if (!state.complete) throw new IncompleteError(state.missingCount, 'the sources did not deliver them');
+
+    this.progress({ phase: 'verify', done: 0, total: params.length });
+    const verified = await verifyFileHashes(part, fileHashesOf(header));
+    if (o.keepOld !== false && (await stat(output).catch(() => undefined))?.isFile()) {
+      await unlink(`${output}.zs-old`).catch(() => {});
+      await link(output, `${output}.zs-old`).catch(() => {});
+    }
+    const durable = await open(part, 'r+');
+    try {
+      await durable.sync(); // on disk before it takes OUTPUT's name
+    } finally {
+      await durable.close();
+    }
+    await rename(part, output);
+    if (header.mtime) await utimes(output, header.mtime, header.mtime);
+    const t4 = performance.now();
+    this.progress({ phase: 'done', done: params.length, total: params.length });
+
+    const bytesReused = reports.reduce((n, r) => n + r.bytesReused, 0);
+    return {
+      ok: true,
+      output,
+      length: params.length,
+      bytesReused,
+      bytesFetched: fetched.payloadBytes,
+      bytesOnWire: fetched.bytesOnWire,
+      requests: fetched.requests,
+      retries: fetched.retries,
+      seeds: reports,
+      verified,
+      adaptations: fetched.adaptations,
+      seconds: { control: sec(t0, t1), match: sec(t1, t2), fetch: sec(t2, t3), verify: sec(t3, t4), total: sec(t0, t4) },
+    };
+  }
+
+  /** One pass over every missing range; bad blocks stay missing and are returned. */
+  private async fetchRound(source: RangeSource, state: TargetState, out: FileHandle, round: number): Promise<{ stats: FetchStats; bad: Error | undefined }> {
+    const patcher = new RemotePatcherStream(state, out, { onBadBlock: 'skip' });
+    let bad: Error | undefined;
+    patcher.on('bad-block', (err: Error) => {
+      bad = err;
+    });
+    const finished = new Promise<void>((ok, fail) => {
+      patcher.once('finish', ok);
+      patcher.once('error', fail);
+    });
+    // The patcher may fail (a write error) while the fetch runs: the fetch
+    // rejects with that error through deliver; until `finished` is awaited
+    // below, keep its rejection from counting as unhandled.
+    finished.catch(() => {});
+    const missing = state.missingRanges();
+    const total = missing.reduce((n, r) => n + r.end - r.start, 0);
+    // Progress counts the missing bytes only, not the gaps the fetcher merged in.
+    const left = new Wanted(missing);
+    let done = 0;
+    const deliver = writerDeliver(patcher as unknown as NodeJS.WritableStream);
+    let stats: FetchStats;
+    try {
+      stats = await source.fetch(missing, async (chunk) => {
+        await deliver(chunk);
+        for (const p of left.take(chunk.offset, chunk.offset + chunk.data.length)) done += p.end - p.start;
+        this.progress({ phase: 'fetch', done, total });
+      }, { attempts: round });
+    } catch (err) {
+      patcher.destroy();
+      throw err;
+    }
+    patcher.end();
+    await finished;
+    return { stats, bad };
+  }
+
+  private async matchSeed(path: string, size: number, index: BlockIndex, state: TargetState, out: FileHandle): Promise<SeedReport> {
+    const params = index.checksums.params;
+    const matcher = new MatcherStream(index, { state });
+    let bytesRead = 0;
+    let bytesReused = 0;
+    let blocks = 0;
+    const signal = this.syncOptions.signal;
+    const count = transform((chunk: Buffer, _enc, cb) => {
+      // Reading a big seed takes a while: an abort stops it too.
+      if (signal?.aborted) {
+        cb(new AbortedError(signal.reason));
+        return;
+      }
+      bytesRead += chunk.length;
+      this.progress({ phase: 'match', done: bytesRead, total: size, seed: path });
+      cb(null, chunk);
+    });
+    const tally = transform({ objectMode: true }, (m: { index: number }, _enc, cb) => {
+      const span = blockSpan(params, m.index);
+      bytesReused += span.end - span.start;
+      blocks++;
+      cb(null, m);
+    });
+    await pipeline(Readable.from(readAhead(path), { objectMode: false }), count, matcher, tally, new LocalPatcherStream(out, params));
+    return { path, bytesRead, bytesReused, blocks };
+  }
+
+  protected progress(p: ZsyncProgress): void {
+    this.emit('progress', p);
+  }
+}
+
+async function existingFiles(paths: string[]): Promise<Array<{ path: string; size: number }>> {
+  const out: Array<{ path: string; size: number }> = [];
+  const seen = new Set<string>();
+  for (const p of paths) {
+    const abs = resolve(p);
+    if (seen.has(abs)) continue;
+    seen.add(abs);
+    const info = await stat(abs).catch(() => undefined);
+    if (info?.isFile()) out.push({ path: abs, size: info.size });
+  }
+  return out;
+}
+
+function addStats(a: FetchStats, b: FetchStats): FetchStats {
+  return {
+    requests: a.requests + b.requests,
+    bytesOnWire: a.bytesOnWire + b.bytesOnWire,
+    payloadBytes: a.payloadBytes + b.payloadBytes,
+    retries: a.retries + b.retries,
+    adaptations: [...a.adaptations, ...b.adaptations.filter((n) => !a.adaptations.includes(n))],
+  };
+}
+
+function sec(a: number, b: number): number {
+  return Math.round(b - a) / 1000;
+}
+
