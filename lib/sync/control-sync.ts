@@ -82,7 +82,7 @@ export class ControlSync extends EventEmitter {
    * Builds OUTPUT from the seeds and `openSource()` (asked for only when blocks
    * are missing), verifies it and puts it in place. The caller holds OUTPUT's lock.
    */
-  protected async syncTo(control: ControlFile, output: string, openSource: () => RangeSource, t0: number): Promise<ZsyncResult> {
+  async syncTo(control: ControlFile, output: string, openSource: () => RangeSource, t0: number): Promise<ZsyncResult> {
     const o = this.syncOptions;
     const { header, checksums } = control;
     const params = checksums.params;

@@ -1,0 +1,58 @@
+import type { Duplex } from 'node:stream';
+import { PeerClosedError, PeerStalledError } from './errors.js';
+import { frame, type FrameTypeCode } from './protocol.js';
+
+/**
+ * Writes frames to a duplex one at a time, waiting for 'drain' whenever the
+ * stream's buffer is full: a peer that reads slowly slows us down instead of
+ * making us queue. A peer that reads nothing for `stallMs` is destroyed with
+ * PeerStalledError. Frames sent from concurrent tasks never interleave.
+ */
+export class FrameSender {
+  private tail: Promise<void> = Promise.resolve();
+
+  constructor(private readonly stream: Duplex, private readonly stallMs: number) {}
+
+  /** Resolves once the frame is handed to the stream and the stream can take more. */
+  send(type: FrameTypeCode, ...parts: Uint8Array[]): Promise<void> {
+    const next = this.tail.then(() => this.write(frame(type, ...parts)));
+    // A failed send fails its caller; the next in line still runs (and fails on the destroyed stream).
+    this.tail = next.catch(() => {});
+    return next;
+  }
+
+  /** Runs `task` with no other frame sent in between (e.g. a CONTROL in several pieces). */
+  exclusive<T>(task: (write: (type: FrameTypeCode, ...parts: Uint8Array[]) => Promise<void>) => Promise<T>): Promise<T> {
+    const next = this.tail.then(() => task((type, ...parts) => this.write(frame(type, ...parts))));
+    this.tail = next.then(() => {}, () => {});
+    return next;
+  }
+
+  private async write(buffers: Buffer[]): Promise<void> {
+    const s = this.stream;
+    if (s.destroyed || s.writableEnded) throw new PeerClosedError();
+    let ok = true;
+    for (const b of buffers) ok = s.write(b);
+    if (ok) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const err = new PeerStalledError(this.stallMs);
+        done(err);
+        s.destroy(err);
+      }, this.stallMs);
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        s.off('drain', onDrain);
+        s.off('close', onClose);
+        s.off('error', done);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onDrain = (): void => done();
+      const onClose = (): void => done(new PeerClosedError());
+      s.on('drain', onDrain);
+      s.on('close', onClose);
+      s.on('error', done);
+    });
+  }
+}

@@ -1,0 +1,325 @@
+/**
+ * The push side of the socket transport: serves one or more files to any
+ * number of clients over duplex streams. Checksums are computed once per
+ * version (the .zsync bytes themselves are sent), blocks come from a shared
+ * cache, and `update()` announces a new version to every connected client.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import type { Duplex } from 'node:stream';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { parseControlFileBuffer } from '../control-file/parser.js';
+import { InvalidArgumentError, ZsyncError } from '../errors.js';
+import { zsyncmake } from '../zsyncmake.js';
+import { BlockCache, FileChangedError, type BlockCacheOptions, type BlockCacheStats, type ServedVersion } from './block-cache.js';
+import { PeerClosedError, ProtocolError, StaleVersionError } from './errors.js';
+import { FrameDecoder } from './frame-decoder.js';
+import { FrameSender } from './frame-sender.js';
+import { controlHead, dataHead, errorPayload, frame, FrameType, helloPayload, parseHello, parseWant, rangesPerWant, requestPayload, type Frame } from './protocol.js';
+
+export interface SyncServerOptions extends BlockCacheOptions {
+  /** The file(s) served: a path, paths (named by their base names) or { name: path }. The first is the default. */
+  files: string | readonly string[] | Readonly<Record<string, string>>;
+  /** Bytes per block of the checksums. Default: zsyncmake's for the file's size. */
+  blockSize?: number;
+  /** Bytes of file data per DATA frame at most. Default 64 KiB. */
+  chunkBytes?: number;
+  /** Bytes of .zsync per CONTROL frame at most. Default 64 KiB. */
+  controlPieceBytes?: number;
+  /** Longest frame accepted from a client (a WANT of (65536 - 9) / 16 ranges). Default 64 KiB. */
+  maxFrameBytes?: number;
+  /** A client whose socket takes nothing for this long is dropped. Default 30 000 ms. */
+  stallTimeoutMs?: number;
+  /** A client that sends no HELLO within this time is dropped. Default 10 000 ms. */
+  helloTimeoutMs?: number;
+  /** Clients connected at once at most; more are refused with an ERROR. Default 10 000. */
+  maxClients?: number;
+}
+
+export interface SyncServerStats extends BlockCacheStats {
+  /** Sessions open now, and at most at once. */
+  clients: number;
+  peakClients: number;
+  sessions: number;
+  /** WANT frames served, and the bytes they asked for. */
+  requests: number;
+  bytesAsked: number;
+  /** File bytes sent in DATA frames. */
+  bytesSent: number;
+  /** Sessions that ended with an error. */
+  sessionErrors: number;
+}
+
+interface ServedFile {
+  name: string;
+  path: string;
+  current?: Version;
+  /** The update in progress, if any: a second update waits for it, then runs once. */
+  updating?: Promise<Version>;
+  again?: Promise<Version>;
+  sessions: Set<Session>;
+}
+
+interface Version extends ServedVersion {
+  id: number;
+  control: Buffer;
+}
+
+interface Session {
+  stream: Duplex;
+  sender: FrameSender;
+  file?: ServedFile;
+}
+
+let versionKeys = 0;
+
+/** Returned by createSyncServer(): hand it every connection (`handle`), push with `update()`. */
+export class SyncServer extends EventEmitter {
+  private readonly counts = { clients: 0, peakClients: 0, sessions: 0, requests: 0, bytesAsked: 0, bytesSent: 0, sessionErrors: 0 };
+  /** Resolves once every file's first version is ready (connections made before wait for it). */
+  readonly ready: Promise<void>;
+  private readonly files = new Map<string, ServedFile>();
+  private readonly cache: BlockCache;
+  private readonly sessions = new Set<Session>();
+  private readonly chunkBytes: number;
+  private readonly controlPieceBytes: number;
+  private readonly maxFrameBytes: number;
+  private readonly stallMs: number;
+  private readonly helloMs: number;
+  private readonly maxClients: number;
+  private closed = false;
+
+  constructor(private readonly options: SyncServerOptions) {
+    super();
+    this.chunkBytes = positive('chunkBytes', options.chunkBytes, 64 << 10);
+    this.controlPieceBytes = positive('controlPieceBytes', options.controlPieceBytes, 64 << 10);
+    this.maxFrameBytes = Math.max(64, positive('maxFrameBytes', options.maxFrameBytes, 64 << 10));
+    this.stallMs = positive('stallTimeoutMs', options.stallTimeoutMs, 30_000);
+    this.helloMs = positive('helloTimeoutMs', options.helloTimeoutMs, 10_000);
+    this.maxClients = positive('maxClients', options.maxClients, 10_000);
+    this.cache = new BlockCache(options);
+    for (const [name, path] of namedFiles(options.files)) this.files.set(name, { name, path: resolve(path), sessions: new Set() });
+    if (this.files.size === 0) throw new InvalidArgumentError('createSyncServer needs at least one file');
+    this.ready = Promise.all([...this.files.values()].map((f) => this.refresh(f))).then(() => {});
+    // Connections wait on `ready`; a failure is theirs to see, and the caller's through `ready`.
+    this.ready.catch(() => {});
+  }
+
+  /** What the server has done so far (a snapshot). */
+  get stats(): SyncServerStats {
+    return { ...this.counts, ...this.cache.stats };
+  }
+
+  /** The names clients may ask for, the default first. */
+  get names(): string[] {
+    return [...this.files.keys()];
+  }
+
+  /** The version now served of `name` (default: the first file): its id and .zsync bytes. */
+  current(name?: string): { id: number; control: Buffer } | undefined {
+    const v = this.file(name).current;
+    return v && { id: v.id, control: v.control };
+  }
+
+  /**
+   * Computes the checksums of `name` (default: the first file) again and
+   * announces the new version to every client of it. Calls made while one runs
+   * are folded into a single further update.
+   */
+  async update(name?: string): Promise<number> {
+    const version = await this.refresh(this.file(name));
+    return version.id;
+  }
+
+  /** Serves one client over `stream` until it leaves or fails. */
+  readonly handle = (stream: Duplex): void => {
+    void this.serve(stream);
+  };
+
+  /** Ends every session; connections handed in later are refused. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const s of this.sessions) s.stream.destroy();
+    await this.ready.catch(() => {});
+  }
+
+  private file(name?: string): ServedFile {
+    const f = name === undefined || name === '' ? this.files.values().next().value : this.files.get(name);
+    if (!f) throw new InvalidArgumentError(`no file named '${name}' is served`);
+    return f;
+  }
+
+  private refresh(f: ServedFile): Promise<Version> {
+    if (f.updating) {
+      f.again ??= f.updating.catch(() => {}).then(() => {
+        f.again = undefined;
+        return this.refresh(f);
+      });
+      return f.again;
+    }
+    const run = this.makeVersion(f).then((v) => {
+      const old = f.current;
+      f.current = v;
+      if (old) this.cache.forget(old);
+      this.emit('version', { name: f.name, version: v.id });
+      for (const s of f.sessions) void this.sendControl(s, v).catch((err: unknown) => this.fail(s, err));
+      return v;
+    });
+    f.updating = run;
+    void run.finally(() => {
+      if (f.updating === run) f.updating = undefined;
+    }).catch(() => {});
+    return run;
+  }
+
+  private async makeVersion(f: ServedFile): Promise<Version> {
+    const dir = await mkdtemp(join(tmpdir(), 'zsync-serve-'));
+    try {
+      const out = join(dir, 'control.zsync');
+      const opts: Parameters<typeof zsyncmake>[1] = { output: out, urls: [f.name], filename: f.name };
+      if (this.options.blockSize !== undefined) opts.blockSize = this.options.blockSize;
+      await zsyncmake(f.path, opts);
+      const control = await readFile(out);
+      const { checksums } = parseControlFileBuffer(control);
+      return { key: ++versionKeys, id: (f.current?.id ?? 0) + 1, path: f.path, checksums, control };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  private async serve(stream: Duplex): Promise<void> {
+    const session: Session = { stream, sender: new FrameSender(stream, this.stallMs) };
+    stream.on('error', () => {}); // reported through the frame loop below
+    if (this.closed || this.sessions.size >= this.maxClients) {
+      await session.sender.send(FrameType.ERROR, errorPayload(0, 'ERR_ZSYNC_BUSY', this.closed ? 'the server is closing' : 'too many clients')).catch(() => {});
+      stream.end();
+      return;
+    }
+    this.sessions.add(session);
+    this.counts.sessions++;
+    this.counts.clients = this.sessions.size;
+    this.counts.peakClients = Math.max(this.counts.peakClients, this.sessions.size);
+    const decoder = new FrameDecoder({ maxFrameBytes: this.maxFrameBytes, accept: [FrameType.HELLO, FrameType.WANT, FrameType.BYE, FrameType.ERROR], highWaterMark: 1 });
+    stream.on('error', (err) => decoder.destroy(err));
+    stream.on('close', () => decoder.destroy(new PeerClosedError()));
+    stream.pipe(decoder);
+    const helloTimer = setTimeout(() => decoder.destroy(new ProtocolError(`no HELLO within ${this.helloMs} ms`, 'ERR_ZSYNC_TIMEOUT')), this.helloMs);
+    try {
+      for await (const frame of decoder as AsyncIterable<Frame>) {
+        if (frame.type === FrameType.BYE) break;
+        if (frame.type === FrameType.ERROR) throw new PeerClosedError('the client reported an error and left');
+        if (!session.file) {
+          if (frame.type !== FrameType.HELLO) throw new ProtocolError('the first frame must be HELLO');
+          clearTimeout(helloTimer);
+          await this.welcome(session, parseHello(frame.payload).name);
+        } else if (frame.type === FrameType.WANT) {
+          await this.answer(session, frame.payload);
+        } else {
+          throw new ProtocolError('HELLO sent twice');
+        }
+      }
+      stream.end();
+    } catch (err) {
+      if (!(err instanceof PeerClosedError)) this.fail(session, err);
+    } finally {
+      clearTimeout(helloTimer);
+      stream.unpipe(decoder);
+      decoder.destroy();
+      session.file?.sessions.delete(session);
+      this.sessions.delete(session);
+      this.counts.clients = this.sessions.size;
+    }
+  }
+
+  private async welcome(session: Session, name: string): Promise<void> {
+    const f = name === '' ? this.files.values().next().value : this.files.get(name);
+    if (!f) throw new ZsyncError('ERR_ZSYNC_NO_SUCH_FILE', `no file named '${name}' is served here`);
+    await session.sender.send(FrameType.HELLO, helloPayload());
+    const version = f.current ?? (await (f.updating ?? this.refresh(f)));
+    session.file = f;
+    f.sessions.add(session);
+    // A version made while we waited was announced to the sessions then; this one is ours.
+    await this.sendControl(session, f.current ?? version);
+  }
+
+  private sendControl(session: Session, v: Version): Promise<void> {
+    return session.sender.exclusive(async (write) => {
+      for (let at = 0; ; at += this.controlPieceBytes) {
+        const end = Math.min(at + this.controlPieceBytes, v.control.length);
+        await write(FrameType.CONTROL, controlHead(v.id, end === v.control.length), v.control.subarray(at, end));
+        if (end === v.control.length) return;
+      }
+    });
+  }
+
+  private async answer(session: Session, payload: Buffer): Promise<void> {
+    const f = session.file!;
+    const v = f.current!;
+    const want = parseWant(payload, v.checksums.params.length);
+    if (want.ranges.length > rangesPerWant(this.maxFrameBytes)) throw new ProtocolError('too many ranges in one WANT');
+    if (want.version !== v.id) {
+      await session.sender.send(FrameType.ERROR, errorPayload(want.request, new StaleVersionError(want.version).code, `version ${want.version} is no longer served; version ${v.id} follows`));
+      return;
+    }
+    this.counts.requests++;
+    const { blockSize } = v.checksums.params;
+    try {
+      for (const r of want.ranges) {
+        this.counts.bytesAsked += r.end - r.start;
+        for (let at = r.start; at < r.end; ) {
+          const end = Math.min(r.end, at + this.chunkBytes);
+          const first = Math.floor(at / blockSize);
+          const last = Math.floor((end - 1) / blockSize);
+          const blocks = await this.cache.blocks(v, first, last);
+          // Views of the cached blocks: nothing is copied per client.
+          const parts = blocks.map((b, i) => {
+            const base = (first + i) * blockSize;
+            return b.subarray(Math.max(0, at - base), Math.min(b.length, end - base));
+          });
+          await session.sender.send(FrameType.DATA, dataHead(want.request, at), ...parts);
+          this.counts.bytesSent += end - at;
+          at = end;
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof FileChangedError)) throw err;
+      // The file changed under this version: say so, and announce the new one.
+      await session.sender.send(FrameType.ERROR, errorPayload(want.request, new StaleVersionError(want.version).code, err.message));
+      if (f.current === v) void this.refresh(f).catch((e: unknown) => this.emit('update-error', e));
+      return;
+    }
+    await session.sender.send(FrameType.DONE, requestPayload(want.request));
+  }
+
+  private fail(session: Session, err: unknown): void {
+    this.counts.sessionErrors++;
+    const e = err instanceof Error ? err : new Error(String(err));
+    this.emit('session-error', e);
+    const code = e instanceof ZsyncError ? e.code : 'ERR_ZSYNC_SERVER';
+    // Best effort: the peer may be gone or not reading.
+    if (!session.stream.destroyed) {
+      for (const b of frame(FrameType.ERROR, errorPayload(0, code, e.message))) session.stream.write(b);
+      session.stream.end();
+      setTimeout(() => session.stream.destroy(), 1000).unref();
+    }
+  }
+}
+
+/** A server for `files`; hand its `handle` to net.createServer, tls.createServer or any duplex source. */
+export function createSyncServer(options: SyncServerOptions): SyncServer {
+  return new SyncServer(options);
+}
+
+function namedFiles(files: SyncServerOptions['files']): Array<[string, string]> {
+  if (typeof files === 'string') return [[basename(files), files]];
+  if (Array.isArray(files)) return (files as readonly string[]).map((p) => [basename(p), p]);
+  return Object.entries(files as Record<string, string>);
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
