@@ -40,3 +40,12 @@ export { MultipartByterangesParser, type MultipartParserOptions } from './transp
 export { createRangeServer, type RangeServerOptions } from './transport/range-server.js';
 export { parseContentRange, type ContentRange } from './transport/content-range.js';
 export { readAhead, type ReadAheadOptions } from './sync/read-ahead.js';
+export { ControlSync, type ControlSyncOptions } from './sync/control-sync.js';
+export { createSyncServer, SyncServer, type SyncServerOptions, type SyncServerStats } from './socket/server.js';
+export { syncOverStream, type SocketSyncOptions, type SocketSyncResult } from './socket/client.js';
+export { ClientSession, type ClientSessionOptions, type AnnouncedVersion } from './socket/client-session.js';
+export { BlockCache, FileChangedError, type BlockCacheOptions, type BlockCacheStats } from './socket/block-cache.js';
+export { FrameDecoder, type FrameDecoderOptions } from './socket/frame-decoder.js';
+export { FrameSender } from './socket/frame-sender.js';
+export { PROTOCOL_VERSION, FrameType, type Frame } from './socket/protocol.js';
+export { ProtocolError, PeerError, PeerClosedError, PeerStalledError, StaleVersionError } from './socket/errors.js';

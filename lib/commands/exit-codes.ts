@@ -13,6 +13,8 @@ export function exitCodeFor(err: unknown): number {
     if (err.code === 'ERR_ZSYNC_LIMIT_EXCEEDED' && 'line' in err) return 1;
     // A control file with no usable URL for the data: zsync exits 3 there too.
     if (err.code === 'ERR_ZSYNC_NO_URL') return 3;
+    // A socket server that does not serve the file asked for.
+    if (err.code === 'ERR_ZSYNC_NO_SUCH_FILE') return 3;
   }
   return 2;
 }

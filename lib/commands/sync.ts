@@ -1,13 +1,17 @@
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError } from '../errors.js';
+import { ControlFileUnavailableError } from '../sync/errors.js';
 import { zsync, type ZsyncOptions, type ZsyncProgress, type ZsyncResult } from '../zsync.js';
 import { integerOption, parseCommandLine } from './args.js';
 import { describeError, exitCodeFor } from './exit-codes.js';
 
 export const summary = 'bring a file up to date from a .zsync (URL or path), fetching only what changed';
 export const usage = `Usage: zsync-streams sync [options] URL-OR-PATH.zsync
+       zsync-streams sync [-i SEED]... [-o OUTPUT] [--follow] tcp://HOST:PORT[/NAME]
 
 Reads the .zsync, finds the blocks you already have in the seeds (OUTPUT.part
 and OUTPUT first, then every -i), copies them, fetches the rest with HTTP Range
@@ -21,11 +25,16 @@ requests, checks the whole-file hash, and only then replaces OUTPUT.
   -A, --auth HOST=USER:PASS  HTTP basic auth for HOST (repeatable)
   -q, -s, --quiet          no progress and no summary line
   -V, --version            print the version and exit
+      --follow             (tcp:// only) stay connected and bring OUTPUT up to
+                           every new version the server announces; Ctrl-C leaves
       --json               print one JSON object with the statistics
       --ca FILE            trust the CA certificates in FILE besides the system's
       --no-check-certificate  accept any TLS certificate (unsafe; says so)
       --concurrency N      requests in flight at once (default 4)
       --max-ranges N       byte ranges per request at most (default 32)
+
+A tcp:// source is a \`zsync-streams serve --socket\` server: the checksums and
+the missing blocks come over one connection (NAME picks one of its files).
 
 Exit codes: 0 done and verified; 1 usage or a control file that cannot be
 parsed; 2 the data could not be fetched or verified; 3 the control file could
@@ -48,6 +57,7 @@ export async function run(argv: string[]): Promise<number> {
       'no-check-certificate': { type: 'boolean' },
       concurrency: { type: 'string' },
       'max-ranges': { type: 'string' },
+      follow: { type: 'boolean' },
     });
     if (parsed.values.version === true) {
       process.stdout.write(`zsync-streams ${packageVersion()}\n`);
@@ -82,24 +92,85 @@ export async function run(argv: string[]): Promise<number> {
 
   const bar = !quiet && !json && process.stderr.isTTY ? new ProgressBar() : undefined;
   if (bar) options.onProgress = (p) => bar.update(p);
-  let result: ZsyncResult;
-  try {
-    result = await zsync(positionals[0]!, options);
-  } catch (err) {
+  const report = (result: ZsyncResult): void => {
+    if (json) {
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    } else if (!quiet) {
+      for (const note of result.adaptations) process.stderr.write(`note: ${note}\n`);
+      // zsync's own summary line, which existing tooling parses.
+      process.stdout.write(`used ${result.bytesReused} local, fetched ${result.bytesFetched}\n`);
+    }
+  };
+  const failed = (err: unknown): number => {
     bar?.stop();
     if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: { code: (err as { code?: string }).code, message: redact((err as Error).message) } })}\n`);
     process.stderr.write(`zsync-streams sync: ${redact(describeError(err))}\n`);
     return exitCodeFor(err);
+  };
+  if (/^tcp:\/\//i.test(positionals[0]!)) {
+    const httpOnly = (['url', 'keep', 'auth', 'ca', 'no-check-certificate', 'concurrency', 'max-ranges'] as const).filter((k) => values[k] !== undefined);
+    if (httpOnly.length > 0) {
+      process.stderr.write(`zsync-streams sync: --${httpOnly.join(', --')} apply to HTTP sources only\n`);
+      return 1;
+    }
+    try {
+      await syncOverTcp(positionals[0]!, options, values.follow === true, (result) => {
+        bar?.stop();
+        report(result);
+      });
+    } catch (err) {
+      return failed(err);
+    }
+    bar?.stop();
+    return 0;
+  }
+  if (values.follow === true) {
+    process.stderr.write('zsync-streams sync: --follow needs a tcp:// source\n');
+    return 1;
+  }
+  let result: ZsyncResult;
+  try {
+    result = await zsync(positionals[0]!, options);
+  } catch (err) {
+    return failed(err);
   }
   bar?.stop();
-  if (json) {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-  } else if (!quiet) {
-    for (const note of result.adaptations) process.stderr.write(`note: ${note}\n`);
-    // zsync's own summary line, which existing tooling parses.
-    process.stdout.write(`used ${result.bytesReused} local, fetched ${result.bytesFetched}\n`);
-  }
+  report(result);
   return 0;
+}
+
+/** Syncs from a socket server; with `follow`, until the server leaves or Ctrl-C. */
+async function syncOverTcp(source: string, options: ZsyncOptions, follow: boolean, onSynced: (result: ZsyncResult) => void): Promise<void> {
+  const url = new URL(source);
+  const port = Number(url.port);
+  if (!url.hostname || !Number.isSafeInteger(port) || port <= 0) throw new InvalidArgumentError(`expected tcp://HOST:PORT[/NAME], got ${source}`);
+  const { syncOverStream } = await import('../socket/client.js');
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  const stop = new AbortController();
+  const leave = (): void => stop.abort(new Error('interrupted'));
+  process.once('SIGINT', leave);
+  process.once('SIGTERM', leave);
+  try {
+    const socket = connect(port, url.hostname.replace(/^\[|\]$/g, ''));
+    // No connection means no control data: zsync's exit 3, as for an unreachable .zsync.
+    await once(socket, 'connect').catch((err: unknown) => {
+      throw new ControlFileUnavailableError(source, err);
+    });
+    const { seeds, output, onProgress, keepOld } = options;
+    await syncOverStream(socket, {
+      name,
+      follow,
+      signal: stop.signal,
+      onSynced,
+      ...(seeds ? { seeds } : {}),
+      ...(output !== undefined ? { output } : {}),
+      ...(onProgress ? { onProgress } : {}),
+      ...(keepOld !== undefined ? { keepOld } : {}),
+    });
+  } finally {
+    process.off('SIGINT', leave);
+    process.off('SIGTERM', leave);
+  }
 }
 
 function packageVersion(): string {
