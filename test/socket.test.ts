@@ -10,6 +10,7 @@ import { once, setMaxListeners } from 'node:events';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
+import tls from 'node:tls';
 import { join } from 'node:path';
 import { createSyncServer, type SyncServer, type SyncServerOptions } from '../lib/socket/server.js';
 import { syncOverStream, type SocketSyncOptions, type SocketSyncResult } from '../lib/socket/client.js';
@@ -17,6 +18,7 @@ import { createRangeServer } from '../lib/transport/range-server.js';
 import { zsync } from '../lib/zsync.js';
 import { zsyncmake } from '../lib/zsyncmake.js';
 import { makePair, rejection } from './support/sync-fixtures.js';
+import { makeTestCa } from './support/test-ca.js';
 
 interface Running {
   sync: SyncServer;
@@ -214,6 +216,48 @@ describe('sync over a socket', function () {
         await server.close();
       }
     });
+  });
+
+  it('update() of a file whose bytes did not change announces nothing (same version id)', async () => {
+    const data = makePair(13, 50_000).newData;
+    await writeFile(join(dir, 'same.bin'), data);
+    const server = await startSocketServer({ files: join(dir, 'same.bin') });
+    const versions: number[] = [];
+    server.sync.on('version', ({ version }: { version: number }) => versions.push(version));
+    try {
+      await writeFile(join(dir, 'same.bin'), data); // rewritten, same bytes
+      expect(await server.sync.update()).to.equal(1);
+      expect(versions).to.deep.equal([]);
+      const changed = Buffer.from(data);
+      changed[0] ^= 1;
+      await writeFile(join(dir, 'same.bin'), changed);
+      expect(await server.sync.update()).to.equal(2);
+      expect(versions).to.deep.equal([2]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('runs over TLS as over plain TCP (any duplex stream will do)', async function () {
+    const ca = await makeTestCa().catch(() => undefined);
+    if (!ca) this.skip(); // openssl missing: the https tests say so too
+    const pair = makePair(14, 250_000);
+    await writeFile(join(dir, 'tls.bin'), pair.newData);
+    await writeFile(join(dir, 'out.bin'), pair.oldData);
+    const sync = createSyncServer({ files: join(dir, 'tls.bin') });
+    await sync.ready;
+    const server = tls.createServer({ key: ca!.key, cert: ca!.cert }, sync.handle).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const socket = tls.connect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', ca: ca!.ca, servername: 'localhost' });
+      const result = await syncOverStream(socket, { output: join(dir, 'out.bin') });
+      expect(result.bytesReused).to.be.greaterThan(0);
+    } finally {
+      await sync.close();
+      server.close();
+      await ca!.remove();
+    }
+    expect((await readFile(join(dir, 'out.bin'))).equals(pair.newData)).to.equal(true);
   });
 
   it('a follower that aborts between versions resolves with its last result', async () => {

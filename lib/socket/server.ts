@@ -64,6 +64,8 @@ interface ServedFile {
 interface Version extends ServedVersion {
   id: number;
   control: Buffer;
+  /** The whole file's SHA-1, from the control data. */
+  sha1: string | undefined;
 }
 
 interface Session {
@@ -160,6 +162,8 @@ export class SyncServer extends EventEmitter {
     }
     const run = this.makeVersion(f).then((v) => {
       const old = f.current;
+      // A touch, or a copy of the same bytes: no new version, so nobody re-reads a whole file for nothing.
+      if (old && sameContent(old, v)) return old;
       f.current = v;
       if (old) this.cache.forget(old);
       this.emit('version', { name: f.name, version: v.id });
@@ -181,8 +185,8 @@ export class SyncServer extends EventEmitter {
       if (this.options.blockSize !== undefined) opts.blockSize = this.options.blockSize;
       await zsyncmake(f.path, opts);
       const control = await readFile(out);
-      const { checksums } = parseControlFileBuffer(control);
-      return { key: ++versionKeys, id: (f.current?.id ?? 0) + 1, path: f.path, checksums, control };
+      const { header, checksums } = parseControlFileBuffer(control);
+      return { key: ++versionKeys, id: (f.current?.id ?? 0) + 1, path: f.path, checksums, control, sha1: header.sha1 };
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -309,6 +313,10 @@ export class SyncServer extends EventEmitter {
 /** A server for `files`; hand its `handle` to net.createServer, tls.createServer or any duplex source. */
 export function createSyncServer(options: SyncServerOptions): SyncServer {
   return new SyncServer(options);
+}
+
+function sameContent(a: Version, b: Version): boolean {
+  return a.sha1 !== undefined && a.sha1 === b.sha1 && a.checksums.params.length === b.checksums.params.length;
 }
 
 function namedFiles(files: SyncServerOptions['files']): Array<[string, string]> {
