@@ -3,6 +3,7 @@
  * synthetic corpus, with zsyncmake and zsync 0.6.2 side by side, and prints one table.
  *
  *   node --import tsx bench/run.ts [--size MIB] [--runs N] [--only CASE[,CASE]] [--json] [--no-rival] [--cpu-prof DIR]
+ *   node --import tsx bench/run.ts --only socket [--clients N] ...   (bench/socket.ts: its own options and table)
  *
  * The harness runs under tsx, but every timed case runs in a fresh `node`
  * process (bench/case.js) that imports the BUILT package from dist/, so the
@@ -44,6 +45,8 @@ const USAGE = `Usage: npm run bench -- [options]
 
   --size MIB        corpus size (default 256; 1024 for 1 GiB); built with bench/make-corpus.sh when absent
   --runs N          runs of each case, alternating ours and the rival (default 3); medians are reported
+  --only socket     the socket transport under load instead (bench/socket.ts, run on its own, with
+                    its own options: --only socket --help lists them)
   --only CASE       checksums, match (= match-old,match-new,match-none), sync, or a comma-separated
                     list of checksums, match-old, match-new, match-none, sync
   --json            print the results as JSON instead of the table
@@ -333,9 +336,26 @@ function blockSizeFor(length: number): number {
   return length < 100_000_000 ? 2048 : 4096;
 }
 
+/**
+ * `--only socket` hands the run to bench/socket.ts (its own options, corpus and
+ * table): argv without that option, or null when it is absent.
+ */
+function socketArgv(argv: string[]): string[] | null {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = arg === '--only' ? argv[i + 1] : arg.startsWith('--only=') ? arg.slice('--only='.length) : undefined;
+    if (value === undefined || !value.split(',').map((x) => x.trim()).includes('socket')) continue;
+    if (value.trim() !== 'socket') throw new UsageError('--only socket runs on its own: it cannot be combined with other cases');
+    return [...argv.slice(0, i), ...argv.slice(i + (arg === '--only' ? 2 : 1))];
+  }
+  return null;
+}
+
 async function main(argv: string[]): Promise<number> {
   let options: Options | null;
   try {
+    const socket = socketArgv(argv);
+    if (socket) return (await import('./socket.js')).socketBench(socket);
     options = parseOptions(argv);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n\n${USAGE}\n`);

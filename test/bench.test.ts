@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { formatReport, type BenchResult } from '../bench/report.js';
+import { formatSocketReport, type SocketBenchResult } from '../bench/socket.js';
 import { findTool, needTool } from './support/tools.js';
 
 const run = promisify(execFile);
@@ -140,5 +141,55 @@ describe('benchmark harness (smoke run, 4 MiB)', function () {
     expect(sync.samples[0]!.extra.sha256ok).to.equal(1);
     expect(sync.median.net!.fetched).to.equal(sync.samples[0]!.extra.selfFetched);
     expect(sync.median.wallS).to.be.above(0);
+  });
+});
+
+// Smoke run of the socket benchmark (bench/socket.ts through `--only socket`):
+// 10 followers on a 1 MiB file, v1 then an update() to v2, so the script, its
+// child processes (plain node on the built dist/) and its report cannot rot.
+describe('socket benchmark (smoke run, 10 clients, 1 MiB)', function () {
+  this.timeout(60_000);
+  let result: SocketBenchResult;
+
+  before(async () => {
+    result = JSON.parse(await harness(['--only', 'socket', '--clients', '10', '--size', '1', '--timeout', '50', '--json'], {})) as SocketBenchResult;
+  });
+
+  it('brings every client to v1, then after update() to v2, every output checked by SHA-1', () => {
+    expect(result.ok, result.failures.join('; ')).to.equal(true);
+    expect(result.meta.clients).to.equal(10);
+    expect(result.meta.fileBytes).to.equal(1 << 20);
+    expect(result.phases.map((p) => p.version)).to.deep.equal([1, 2]);
+    for (const p of result.phases) {
+      expect(p.synced, `v${p.version} synced`).to.equal(10);
+      expect(p.outputsOk, `v${p.version} SHA-1 ok`).to.equal(10);
+      expect(p.wallS).to.be.above(0);
+      expect(p.clientS.median).to.be.above(0);
+      expect(p.fetchedPerClient.median).to.be.above(0).and.below(result.meta.fileBytes * 0.2);
+    }
+    expect(result.phases[1]!.updateS).to.be.above(0);
+    expect(result.clientErrors).to.deep.equal([]);
+  });
+
+  it('records the server: reads within 1.1x the union asked, sessions, peak RSS of each process', () => {
+    for (const p of result.phases) {
+      expect(p.unionAsked, `v${p.version} union`).to.be.above(0);
+      expect(p.bytesAsked).to.be.at.least(p.unionAsked);
+      expect(p.readRatio, `v${p.version} read/union`).to.be.within(0.5, 1.1);
+    }
+    expect(result.server.sessions).to.equal(10);
+    expect(result.server.peakClients).to.be.within(1, 10);
+    expect(result.server.sessionErrors).to.equal(0);
+    expect(result.server.peakRssMB).to.be.above(0);
+    expect(result.clientProcs).to.have.length(2);
+    for (const c of result.clientProcs) expect(c.peakRssMB).to.be.above(0);
+  });
+
+  it('prints one table', () => {
+    const text = formatSocketReport(result);
+    expect(text).to.match(/^wall s, all clients in place\s+\S+\s+\S+$/m);
+    expect(text).to.match(/^read \/ union \(<= 1\.1\)\s+[\d.]+\s+[\d.]+$/m);
+    expect(text).to.match(/server peak RSS MB/);
+    expect(text).to.match(/result: OK/);
   });
 });
