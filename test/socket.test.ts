@@ -229,7 +229,7 @@ describe('sync over a socket', function () {
       expect(await server.sync.update()).to.equal(1);
       expect(versions).to.deep.equal([]);
       const changed = Buffer.from(data);
-      changed[0] ^= 1;
+      changed[0] = changed[0]! ^ 1;
       await writeFile(join(dir, 'same.bin'), changed);
       expect(await server.sync.update()).to.equal(2);
       expect(versions).to.deep.equal([2]);

@@ -69,8 +69,12 @@ export class ClientSession {
       accept: [FrameType.HELLO, FrameType.CONTROL, FrameType.DATA, FrameType.DONE, FrameType.ERROR],
       highWaterMark: 1,
     });
-    stream.on('error', (err) => this.decoder.destroy(err));
-    stream.on('close', () => this.decoder.destroy(this.ended ? undefined : new PeerClosedError()));
+    // A reset or close is the server leaving (PeerClosedError), or a truncated frame if it left inside one.
+    stream.on('error', (err) => this.decoder.connectionLost(err));
+    stream.on('close', () => {
+      if (this.ended) this.decoder.destroy();
+      else this.decoder.connectionLost();
+    });
     stream.pipe(this.decoder);
     void this.loop();
   }

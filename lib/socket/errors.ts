@@ -19,9 +19,20 @@ export class PeerError extends ZsyncError {
 
 /** The connection closed (or was destroyed) before the exchange was complete. */
 export class PeerClosedError extends ZsyncError {
-  constructor(message = 'the peer closed the connection') {
-    super('ERR_ZSYNC_PEER_CLOSED', message);
+  /** `cause`: the transport's own error (ECONNRESET, EPIPE...), when there was one. */
+  constructor(message = 'the peer closed the connection', options?: { cause?: unknown }) {
+    super('ERR_ZSYNC_PEER_CLOSED', message, options);
   }
+}
+
+/**
+ * What a stream's 'error' means for the session: our own typed errors (a
+ * stall we detected) stay as they are; anything else (ECONNRESET, EPIPE) is
+ * the transport telling us the peer is gone, so callers see one typed code
+ * instead of whatever the socket layer says.
+ */
+export function asPeerError(err: Error): Error {
+  return err instanceof ZsyncError ? err : new PeerClosedError(`the connection failed: ${err.message}`, { cause: err });
 }
 
 /** The peer stopped reading: our writes waited longer than the stall timeout. */

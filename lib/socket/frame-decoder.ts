@@ -1,7 +1,8 @@
 import { BufferList } from 'bl';
 import { Transform } from 'readable-stream';
 import { settle, type StreamCallback } from '../engine/stream-callbacks.js';
-import { ProtocolError } from './errors.js';
+import { ZsyncError } from '../errors.js';
+import { asPeerError, PeerClosedError, ProtocolError } from './errors.js';
 import { FrameType, type Frame, type FrameTypeCode } from './protocol.js';
 
 
@@ -57,6 +58,19 @@ export class FrameDecoder extends Transform {
       this.pending = -1;
       this.push({ type: type as FrameTypeCode, payload } satisfies Frame);
     }
+  }
+
+  /**
+   * The connection is gone (closed, reset) rather than ended in order. Inside
+   * a frame that is a truncated frame, exactly as if it had ended there; between
+   * frames the peer has just left. `cause`: the stream's error, if any; our
+   * own typed errors (a stall we detected) are kept as they are.
+   */
+  connectionLost(cause?: Error): void {
+    if (this.destroyed) return;
+    if (cause instanceof ZsyncError) this.destroy(cause);
+    else if (this.pending >= 0 || this.queue.length > 0) this.destroy(new ProtocolError('the connection was lost inside a frame', 'ERR_ZSYNC_TRUNCATED_FRAME'));
+    else this.destroy(cause ? asPeerError(cause) : new PeerClosedError());
   }
 
   override _flush(callback: StreamCallback): void {

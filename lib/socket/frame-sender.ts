@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { PeerClosedError, PeerStalledError } from './errors.js';
+import { asPeerError, PeerClosedError, PeerStalledError } from './errors.js';
 import { frame, type FrameTypeCode } from './protocol.js';
 
 /**
@@ -44,15 +44,17 @@ export class FrameSender {
         clearTimeout(timer);
         s.off('drain', onDrain);
         s.off('close', onClose);
-        s.off('error', done);
+        s.off('error', onError);
         if (err) reject(err);
         else resolve();
       };
       const onDrain = (): void => done();
       const onClose = (): void => done(new PeerClosedError());
+      // A reset while we wait is the peer leaving, not a failure of ours.
+      const onError = (err: Error): void => done(asPeerError(err));
       s.on('drain', onDrain);
       s.on('close', onClose);
-      s.on('error', done);
+      s.on('error', onError);
     });
   }
 }

@@ -72,6 +72,8 @@ interface Session {
   stream: Duplex;
   sender: FrameSender;
   file?: ServedFile;
+  /** Set once the session's failure is reported: an announce and the frame loop may both fail after it. */
+  failed?: boolean;
 }
 
 let versionKeys = 0;
@@ -205,8 +207,9 @@ export class SyncServer extends EventEmitter {
     this.counts.clients = this.sessions.size;
     this.counts.peakClients = Math.max(this.counts.peakClients, this.sessions.size);
     const decoder = new FrameDecoder({ maxFrameBytes: this.maxFrameBytes, accept: [FrameType.HELLO, FrameType.WANT, FrameType.BYE, FrameType.ERROR], highWaterMark: 1 });
-    stream.on('error', (err) => decoder.destroy(err));
-    stream.on('close', () => decoder.destroy(new PeerClosedError()));
+    // A reset or close is the client leaving, unless it left in the middle of a frame.
+    stream.on('error', (err) => decoder.connectionLost(err));
+    stream.on('close', () => decoder.connectionLost());
     stream.pipe(decoder);
     const helloTimer = setTimeout(() => decoder.destroy(new ProtocolError(`no HELLO within ${this.helloMs} ms`, 'ERR_ZSYNC_TIMEOUT')), this.helloMs);
     try {
@@ -225,7 +228,7 @@ export class SyncServer extends EventEmitter {
       }
       stream.end();
     } catch (err) {
-      if (!(err instanceof PeerClosedError)) this.fail(session, err);
+      this.fail(session, err);
     } finally {
       clearTimeout(helloTimer);
       stream.unpipe(decoder);
@@ -296,7 +299,10 @@ export class SyncServer extends EventEmitter {
     await session.sender.send(FrameType.DONE, requestPayload(want.request));
   }
 
+  /** Reports the session's failure once; a client that left (PeerClosedError) has not failed. */
   private fail(session: Session, err: unknown): void {
+    if (err instanceof PeerClosedError || session.failed) return;
+    session.failed = true;
     this.counts.sessionErrors++;
     const e = err instanceof Error ? err : new Error(String(err));
     this.emit('session-error', e);
