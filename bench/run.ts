@@ -21,10 +21,11 @@
  * (spawn to exit; CPU and peak RSS by /usr/bin/time), their traffic counted
  * from nginx's access log, and each output's SHA-256 checked against new.bin's.
  */
+import { distStamp, takeSnapshot } from './dist-snapshot.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, readdirSync, statSync } from 'node:fs';
-import { copyFile, cp, mkdir, mkdtemp, readFile, rename, rm, symlink } from 'node:fs/promises';
+import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -135,23 +136,6 @@ function childEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/**
- * Copies dist/ into `scratch` (with package.json for "type": "module" and a link
- * to node_modules), so a rebuild of dist/ during the run (by `npm test` in
- * another shell, say) cannot mix two builds into one set of figures.
- */
-async function takeSnapshot(scratch: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    const before = distStamp();
-    await rm(join(scratch, 'dist'), { recursive: true, force: true });
-    await cp(join(ROOT, 'dist'), join(scratch, 'dist'), { recursive: true });
-    if (distStamp() === before) break;
-    if (attempt === 2) throw new Error('dist/ keeps changing while being copied: is a build running?');
-  }
-  await copyFile(join(ROOT, 'package.json'), join(scratch, 'package.json'));
-  await symlink(join(ROOT, 'node_modules'), join(scratch, 'node_modules'), 'dir');
-  distEntry = join(scratch, 'dist', 'index.js');
-}
 
 /** The CLI of the snapshot of dist/, as users run it (`node dist/cli.js`). */
 function snapshotCli(): string {
@@ -323,13 +307,6 @@ function describeCode(): string {
 }
 
 /** Newest modification time under dist/: if it changes during a run, the figures mix two builds. */
-function distStamp(): number {
-  let newest = 0;
-  for (const entry of readdirSync(join(ROOT, 'dist'), { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
-  }
-  return newest;
-}
 
 /** zsyncmake 0.6.2's block size, which ours uses too (lib/engine/params.ts defaultBlockSize). */
 function blockSizeFor(length: number): number {
@@ -373,7 +350,7 @@ async function main(argv: string[]): Promise<number> {
   const scratch = await mkdtemp(join(tmpdir(), 'zbench-'));
   try {
     const code = describeCode();
-    await takeSnapshot(scratch);
+    distEntry = await takeSnapshot(scratch);
     return await measure(options, scratch, code);
   } finally {
     await rm(scratch, { recursive: true, force: true });

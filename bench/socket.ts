@@ -27,10 +27,11 @@
  * SHA-1 is wrong, a client fails, the server reads more than 1.1x the union
  * of the ranges asked in a phase, or the whole run outlives --timeout.
  */
+import { distStamp, takeSnapshot } from './dist-snapshot.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { copyFile, cp, mkdir, mkdtemp, rename, rm, statfs, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rename, rm, statfs, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -193,27 +194,7 @@ async function makeCorpus(dir: string, sizeMiB: number): Promise<Corpus> {
 
 // ---------------------------------------------------------------- dist snapshot
 
-function distStamp(): number {
-  let newest = 0;
-  for (const entry of readdirSync(join(ROOT, 'dist'), { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
-  }
-  return newest;
-}
 
-/** A copy of dist/ (as bench/run.ts takes), so a rebuild during the run cannot mix two builds. */
-async function takeSnapshot(scratch: string): Promise<string> {
-  for (let attempt = 0; ; attempt++) {
-    const before = distStamp();
-    await rm(join(scratch, 'dist'), { recursive: true, force: true });
-    await cp(join(ROOT, 'dist'), join(scratch, 'dist'), { recursive: true });
-    if (distStamp() === before) break;
-    if (attempt === 2) throw new Error('dist/ keeps changing while being copied: is a build running?');
-  }
-  await copyFile(join(ROOT, 'package.json'), join(scratch, 'package.json'));
-  await symlink(join(ROOT, 'node_modules'), join(scratch, 'node_modules'), 'dir');
-  return join(scratch, 'dist', 'index.js');
-}
 
 // ---------------------------------------------------------------- children
 
