@@ -8,7 +8,7 @@ import { loadControlFile } from './sync/control-source.js';
 import { ControlSync, type ControlSyncOptions, type ZsyncResult } from './sync/control-sync.js';
 import { lockOutput } from './sync/output-lock.js';
 import { defaultOutputName } from './sync/output-name.js';
-import { rangeSourceFor } from './sync/range-source.js';
+import { rangeSourceFor, type RangeSource } from './sync/range-source.js';
 import { HttpClient, httpClientOptions } from './transport/http-client.js';
 import type { RangeFetcherOptions } from './transport/range-fetcher.js';
 
@@ -42,13 +42,19 @@ export class Zsync extends ControlSync {
     if (o.signal !== undefined) loadOptions.signal = o.signal;
     const control = await loadControlFile(this.control, client, loadOptions).finally(() => client.close());
     const output = resolve(o.directory ?? '.', o.output ?? defaultOutputName(control.header.filename, this.control));
-    const urls = control.header.urls.map((u) => new URL(u, control.baseUrl).toString());
     // Only a local .zsync may point at local files.
     const local = !/^[a-z][a-z0-9+.-]*:/i.test(this.control) || /^file:/i.test(this.control);
+    // The URLs matter only when something is missing: seeds that hold every
+    // block make a sync that needs no URL at all (a bad one included).
+    const openSource = (): RangeSource => {
+      // A URL that does not parse is no mirror; with none left, rangeSourceFor says ERR_ZSYNC_NO_URL.
+      const urls = control.header.urls.flatMap((u) => (URL.canParse(u, control.baseUrl) ? [new URL(u, control.baseUrl).toString()] : []));
+      return rangeSourceFor(urls, { ...fetcherOptions(o), length: control.checksums.params.length }, local);
+    };
     // One sync per OUTPUT at a time: the working files are shared names.
     const unlock = await lockOutput(output);
     try {
-      return await this.syncTo(control, output, () => rangeSourceFor(urls, { ...fetcherOptions(o), length: control.checksums.params.length }, local), t0);
+      return await this.syncTo(control, output, openSource, t0);
     } finally {
       await unlock();
     }

@@ -258,7 +258,7 @@ describe('socket transport, hostile peers', function () {
       { label: beforeHello('a frame of unknown type 0x42'), bytes: frame(0x42 as FrameTypeCode, Buffer.alloc(8)), code: 'ERR_ZSYNC_PROTOCOL', hello: false },
       { label: 'a frame of unknown type 0x42, after HELLO', bytes: frame(0x42 as FrameTypeCode, Buffer.alloc(8)), code: 'ERR_ZSYNC_PROTOCOL', hello: true },
       { label: 'a frame only servers send (DATA)', bytes: frame(FrameType.DATA, dataHead(1, 0), Buffer.alloc(10)), code: 'ERR_ZSYNC_PROTOCOL', hello: true },
-      { label: 'a frame of length 0', bytes: [Buffer.alloc(4)], code: 'ERR_ZSYNC_FRAME_TOO_LARGE', hello: true },
+      { label: 'a frame of length 0', bytes: [Buffer.alloc(4)], code: 'ERR_ZSYNC_PROTOCOL', hello: true },
       { label: 'a second HELLO', bytes: frame(FrameType.HELLO, helloPayload()), code: 'ERR_ZSYNC_PROTOCOL', hello: true },
       { label: 'a HELLO for a file not served', bytes: frame(FrameType.HELLO, helloPayload('../../etc/passwd')), code: 'ERR_ZSYNC_NO_SUCH_FILE', hello: false },
     ];

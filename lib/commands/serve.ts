@@ -59,7 +59,7 @@ async function serveSocket(files: string[], port: number, host: string, pollMs: 
   }
   // Loaded here: the HTTP form does not need zsyncmake and the socket code.
   const { createSyncServer } = await import('../socket/server.js');
-  const sync = createSyncServer({ files, maxBytes: Math.max(1, cacheMb) << 20 });
+  const sync = createSyncServer({ files, maxBytes: Math.max(1, cacheMb) * 1024 * 1024 });
   sync.on('session-error', (err: Error & { code?: string }) => process.stderr.write(`client dropped: ${err.message}${err.code ? ` [${err.code}]` : ''}\n`));
   sync.on('version', ({ name, version }: { name: string; version: number }) => process.stdout.write(`${name}: version ${version}\n`));
   sync.on('update-error', (err: Error) => process.stderr.write(`update failed: ${err.message}\n`));
@@ -70,15 +70,16 @@ async function serveSocket(files: string[], port: number, host: string, pollMs: 
   const names = sync.names;
   process.stdout.write(`serving ${names.join(', ')} at tcp://${addressOf(server)}/\n`);
   // Polling, not fs.watch: it also sees a file replaced by rename, the usual way to publish.
+  const watched = names.map((name) => sync.pathOf(name));
   names.forEach((name, i) => {
-    watchFile(files[i]!, { interval: Math.max(50, pollMs), persistent: false }, (now, before) => {
+    watchFile(watched[i]!, { interval: Math.max(50, pollMs), persistent: false }, (now, before) => {
       if (now.mtimeMs === before.mtimeMs && now.size === before.size && now.ino === before.ino) return;
       if (now.nlink === 0 && now.size === 0) return; // gone for a moment while being replaced
       sync.update(name).catch((err: Error) => process.stderr.write(`${name}: update failed: ${err.message}\n`));
     });
   });
   await untilSignal(server, () => void sync.close());
-  for (const f of files) unwatchFile(f);
+  for (const f of watched) unwatchFile(f);
   return 0;
 }
 

@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { strongHasher } from '../checksums/strong.js';
 import type { BlockChecksums } from '../engine/block-checksums.js';
-import { ZsyncError } from '../errors.js';
+import { InvalidArgumentError, ZsyncError } from '../errors.js';
 
 /** One version of a served file: its bytes are read from `path` and must match `checksums`. */
 export interface ServedVersion {
@@ -61,9 +61,9 @@ export class BlockCache {
   private readonly waiting: Array<() => void> = [];
 
   constructor(options: BlockCacheOptions = {}) {
-    this.maxBytes = options.maxBytes ?? 32 << 20;
-    this.maxReadBytes = options.maxReadBytes ?? 1 << 20;
-    this.maxConcurrentReads = options.maxConcurrentReads ?? 4;
+    this.maxBytes = bound('maxBytes', options.maxBytes, 32 << 20);
+    this.maxReadBytes = bound('maxReadBytes', options.maxReadBytes, 1 << 20);
+    this.maxConcurrentReads = bound('maxConcurrentReads', options.maxConcurrentReads, 4);
   }
 
   /** Blocks `first` to `last` (inclusive) of `version`, in order; the last block of the file is short. */
@@ -151,12 +151,15 @@ export class BlockCache {
     } finally {
       this.release();
     }
-    // Each block its own copy: a block kept in the cache must not pin the whole read.
+    // Each block its own copy, outside Node's shared pool: a block kept in the
+    // cache must pin neither the whole read nor an 8 KiB pool slab.
     const hasher = strongHasher(params.strongAlgorithm);
     const padded = Buffer.alloc(params.blockSize);
     const blocks: Buffer[] = [];
     for (let at = 0, i = first; at < data.length; at += params.blockSize, i++) {
-      const block = Buffer.from(data.subarray(at, Math.min(at + params.blockSize, data.length)));
+      const end = Math.min(at + params.blockSize, data.length);
+      const block = Buffer.allocUnsafeSlow(end - at);
+      data.copy(block, 0, at, end);
       let whole: Uint8Array = block;
       if (block.length < params.blockSize) {
         padded.fill(0);
@@ -192,6 +195,12 @@ export class BlockCache {
     this.reading--;
     this.waiting.shift()?.();
   }
+}
+
+function bound(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got ${value}`);
+  return value;
 }
 
 function keyOf(version: ServedVersion, block: number): string {

@@ -17,8 +17,16 @@ export interface ClientSessionOptions {
   maxWantBytes?: number;
   /** A server that takes nothing we write for this long is dropped. Default 30 000 ms. */
   stallTimeoutMs?: number;
-  /** A server that says nothing at all for this long after HELLO is dropped. Default 30 000 ms. */
+  /** A server that does not answer HELLO within this time is dropped (ERR_ZSYNC_TIMEOUT). Default 30 000 ms. */
   helloTimeoutMs?: number;
+  /**
+   * A server that sends nothing for this long while we wait on it (the rest of
+   * a CONTROL, the data of a request, a version we expect) is dropped
+   * (ERR_ZSYNC_TIMEOUT). A follower idle between versions waits as long as
+   * the connection lives (TCP keep-alive is turned on where the stream has it).
+   * Default 30 000 ms.
+   */
+  idleTimeoutMs?: number;
   /** Bounds on the control data (passed to the parser). */
   controlLimits?: ControlFileParserOptions;
 }
@@ -51,6 +59,10 @@ export class ClientSession {
   private readonly requests = new Map<number, Request>();
   private readonly controlLimits: ControlFileParserOptions;
   private readonly maxWantBytes: number;
+  private readonly idleMs: number;
+  private watchdog: NodeJS.Timeout | undefined;
+  /** Set while the caller waits for a version it expects soon (a one-shot sync, a restart after a stale one). */
+  private expecting = false;
   private nextRequest = 1;
   private assembling?: { version: number; parser: ControlFileParser };
   private latest?: AnnouncedVersion;
@@ -64,6 +76,8 @@ export class ClientSession {
     this.sender = new FrameSender(stream, options.stallTimeoutMs ?? 30_000);
     this.controlLimits = options.controlLimits ?? {};
     this.maxWantBytes = options.maxWantBytes ?? 64 << 10;
+    this.idleMs = options.idleTimeoutMs ?? 30_000;
+    (stream as { setKeepAlive?: (on: boolean, delayMs: number) => void }).setKeepAlive?.(true, 30_000);
     this.decoder = new FrameDecoder({
       maxFrameBytes: options.maxFrameBytes ?? 4 << 20,
       accept: [FrameType.HELLO, FrameType.CONTROL, FrameType.DATA, FrameType.DONE, FrameType.ERROR],
@@ -93,17 +107,29 @@ export class ClientSession {
     }
   }
 
-  /** The newest version announced and not taken yet; waits for one. Undefined once the server has ended the session. */
-  async nextVersion(): Promise<AnnouncedVersion | undefined> {
-    for (;;) {
-      if (this.latest) {
-        const v = this.latest;
-        this.latest = undefined;
-        return v;
+  /**
+   * The newest version announced and not taken yet; waits for one. Undefined
+   * once the server has ended the session. `expectSoon`: the server owes us one
+   * (a first version, or a new one after a stale answer), so its silence is
+   * timed; a follower between versions passes false and waits for ever.
+   */
+  async nextVersion(expectSoon: boolean): Promise<AnnouncedVersion | undefined> {
+    try {
+      for (;;) {
+        if (this.latest) {
+          const v = this.latest;
+          this.latest = undefined;
+          return v;
+        }
+        if (this.error) throw this.error;
+        if (this.ended) return undefined;
+        this.expecting = expectSoon;
+        this.rearm();
+        await new Promise<void>((resolve) => this.waiters.push(resolve));
       }
-      if (this.error) throw this.error;
-      if (this.ended) return undefined;
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    } finally {
+      this.expecting = false;
+      this.rearm();
     }
   }
 
@@ -130,6 +156,7 @@ export class ClientSession {
       pending.push(done);
       stats.requests++;
       if (this.error) throw this.error;
+      this.rearm();
       await this.sender.send(FrameType.WANT, wantPayload(id, version, group));
     }
     await Promise.all(pending);
@@ -142,6 +169,7 @@ export class ClientSession {
       await this.sender.send(FrameType.BYE).catch(() => {});
     }
     this.ended = true;
+    clearTimeout(this.watchdog);
     this.stream.end();
     this.stream.unpipe(this.decoder);
     this.decoder.destroy();
@@ -149,7 +177,12 @@ export class ClientSession {
 
   private async loop(): Promise<void> {
     try {
-      for await (const frame of this.decoder as AsyncIterable<Frame>) await this.receive(frame);
+      for await (const frame of this.decoder as AsyncIterable<Frame>) {
+        // Not timed while we deliver: a slow output is ours, not the server's silence.
+        clearTimeout(this.watchdog);
+        await this.receive(frame);
+        this.rearm();
+      }
       this.finish(this.requests.size > 0 || this.helloDone ? new PeerClosedError('the server ended the session in the middle of an exchange') : undefined);
     } catch (err) {
       this.finish(err as Error);
@@ -227,7 +260,16 @@ export class ClientSession {
     this.decoder.destroy(err);
   }
 
+  /** Times the server's silence while we wait on it; stops the clock otherwise. */
+  private rearm(): void {
+    clearTimeout(this.watchdog);
+    this.watchdog = undefined;
+    if (this.ended || !(this.expecting || this.assembling || this.requests.size > 0)) return;
+    this.watchdog = setTimeout(() => this.abort(new ProtocolError(`the server sent nothing for ${this.idleMs} ms while we waited on it`, 'ERR_ZSYNC_TIMEOUT')), this.idleMs);
+  }
+
   private finish(err: Error | undefined): void {
+    clearTimeout(this.watchdog);
     const wasEnded = this.ended;
     this.ended = true;
     if (err && !wasEnded) this.error = err;

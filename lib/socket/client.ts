@@ -55,7 +55,8 @@ export async function syncOverStream(stream: Duplex, options: SocketSyncOptions 
     await session.hello(options.name ?? '', options.helloTimeoutMs);
     let stale = 0;
     for (;;) {
-      const next = await session.nextVersion();
+      // A one-shot sync, a follower's first version and a restart after a stale one are owed to us.
+      const next = await session.nextVersion(!options.follow || !last || stale > 0);
       if (!next || signal?.aborted) {
         if (last) return last;
         if (signal?.aborted) throw new AbortedError(signal.reason);
@@ -82,6 +83,10 @@ export async function syncOverStream(stream: Duplex, options: SocketSyncOptions 
       options.onSynced?.(last);
       if (!options.follow) return last;
     }
+  } catch (err) {
+    // Whatever the abort broke on the way (a HELLO, a request), the cause is the abort.
+    if (signal?.aborted && !(err instanceof AbortedError)) throw new AbortedError(signal.reason);
+    throw err;
   } finally {
     signal?.removeEventListener('abort', onAbort);
     await session.close();

@@ -18,8 +18,8 @@ export interface FrameDecoderOptions {
 const KNOWN = new Set<number>(Object.values(FrameType));
 
 /**
- * Bytes in, `{ type, payload }` frames out. The length prefix is checked
- * against the bound as soon as it arrives, so a hostile length never makes us
+ * Bytes in, `{ type, payload }` frames out. The length and type are checked
+ * as soon as the 5-byte header arrives, so a hostile length never makes us
  * wait for (or hold) more than `maxFrameBytes`. A stream that ends inside a
  * frame is a ProtocolError, not a short frame.
  */
@@ -27,8 +27,9 @@ export class FrameDecoder extends Transform {
   private readonly queue = new BufferList();
   private readonly maxFrameBytes: number;
   private readonly accept: Set<number>;
-  /** Length of the frame being read, once its prefix is in; -1 before. */
+  /** Payload bytes of the frame being read, once its header is in; -1 before. */
   private pending = -1;
+  private type: FrameTypeCode = FrameType.HELLO;
 
   constructor(options: FrameDecoderOptions) {
     super({ readableObjectMode: true, readableHighWaterMark: options.highWaterMark ?? 4 });
@@ -44,19 +45,26 @@ export class FrameDecoder extends Transform {
   private drainFrames(): void {
     for (;;) {
       if (this.pending < 0) {
+        // Length, then type, each refused as soon as it is in: never wait for a payload we will not take.
         if (this.queue.length < 4) return;
-        this.pending = this.queue.readUInt32BE(0);
-        this.queue.consume(4);
-        if (this.pending < 1 || this.pending > this.maxFrameBytes) throw new ProtocolError(`frame of ${this.pending} bytes (at most ${this.maxFrameBytes} accepted)`, 'ERR_ZSYNC_FRAME_TOO_LARGE');
+        const length = this.queue.readUInt32BE(0);
+        if (length < 1) throw new ProtocolError('frame of length 0 (a frame has at least its type byte)');
+        if (length > this.maxFrameBytes) throw new ProtocolError(`frame of ${length} bytes (at most ${this.maxFrameBytes} accepted)`, 'ERR_ZSYNC_FRAME_TOO_LARGE');
+        if (this.queue.length < 5) return;
+        const type = this.queue.readUInt8(4);
+        if (!this.accept.has(type)) throw new ProtocolError(KNOWN.has(type) ? `unexpected frame type ${type}` : `unknown frame type ${type}`);
+        this.type = type as FrameTypeCode;
+        this.pending = length - 1;
+        this.queue.consume(5);
       }
       if (this.queue.length < this.pending) return;
-      const type = this.queue.readUInt8(0);
-      if (!this.accept.has(type)) throw new ProtocolError(KNOWN.has(type) ? `unexpected frame type ${type}` : `unknown frame type ${type}`);
-      // A copy, so the payload does not pin the (possibly large) chunks it came in.
-      const payload = this.queue.slice(1, this.pending);
+      // A copy of its own (not a view, not from Node's shared pool), so a payload
+      // kept for a while pins neither the chunks it came in nor a pool slab.
+      const payload = Buffer.allocUnsafeSlow(this.pending);
+      this.queue.copy(payload, 0, 0, this.pending);
       this.queue.consume(this.pending);
       this.pending = -1;
-      this.push({ type: type as FrameTypeCode, payload } satisfies Frame);
+      this.push({ type: this.type, payload } satisfies Frame);
     }
   }
 
@@ -67,7 +75,8 @@ export class FrameDecoder extends Transform {
    * own typed errors (a stall we detected) are kept as they are.
    */
   connectionLost(cause?: Error): void {
-    if (this.destroyed) return;
+    // Ended in order first: what is decoded is still to be read (a last ERROR, say), and _flush judged the rest.
+    if (this.destroyed || this.writableEnded) return;
     if (cause instanceof ZsyncError) this.destroy(cause);
     else if (this.pending >= 0 || this.queue.length > 0) this.destroy(new ProtocolError('the connection was lost inside a frame', 'ERR_ZSYNC_TRUNCATED_FRAME'));
     else this.destroy(cause ? asPeerError(cause) : new PeerClosedError());

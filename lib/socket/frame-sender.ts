@@ -35,11 +35,22 @@ export class FrameSender {
     for (const b of buffers) ok = s.write(b);
     if (ok) return;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      // A stall is no progress for stallMs, not a slow drain: a peer that reads
+      // slowly but steadily is served, one that reads nothing is dropped.
+      const progress = (): number => s.writableLength - ((s as { bytesWritten?: number }).bytesWritten ?? 0);
+      let seen = progress();
+      const check = (): void => {
+        const now = progress();
+        if (now !== seen) {
+          seen = now;
+          timer = setTimeout(check, this.stallMs);
+          return;
+        }
         const err = new PeerStalledError(this.stallMs);
         done(err);
         s.destroy(err);
-      }, this.stallMs);
+      };
+      let timer = setTimeout(check, this.stallMs);
       const done = (err?: Error): void => {
         clearTimeout(timer);
         s.off('drain', onDrain);

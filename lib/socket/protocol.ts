@@ -150,10 +150,26 @@ export function errorPayload(request: number, code: string, message: string): Bu
   return b;
 }
 
+/**
+ * An ERROR frame's fields, made safe to print: the peer's words end up on
+ * terminals and in logs, so control characters (escape sequences) are
+ * replaced, and a code that is not of our ERR_ZSYNC_* shape becomes ERR_ZSYNC_PEER.
+ */
 export function parseError(p: Buffer): { request: number; code: string; message: string } {
   if (p.length < 5 || p.length < 5 + p.readUInt8(4)) throw new ProtocolError('malformed ERROR frame');
   const n = p.readUInt8(4);
-  return { request: p.readUInt32BE(0), code: p.subarray(5, 5 + n).toString('latin1'), message: p.subarray(5 + n).toString('utf8') };
+  const code = p.subarray(5, 5 + n).toString('latin1');
+  return {
+    request: p.readUInt32BE(0),
+    code: /^ERR_ZSYNC_[A-Z0-9_]{1,54}$/.test(code) ? code : 'ERR_ZSYNC_PEER',
+    message: printable(p.subarray(5 + n).toString('utf8')),
+  };
+}
+
+/** `text` with control characters replaced by U+FFFD. */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '\ufffd');
 }
 
 function readOffset(p: Buffer, at: number): number {

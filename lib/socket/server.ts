@@ -78,6 +78,9 @@ interface Session {
 
 let versionKeys = 0;
 
+/** Largest `chunkBytes`: 1 MiB. */
+export const MAX_CHUNK_BYTES = 1 << 20;
+
 /** Returned by createSyncServer(): hand it every connection (`handle`), push with `update()`. */
 export class SyncServer extends EventEmitter {
   private readonly counts = { clients: 0, peakClients: 0, sessions: 0, requests: 0, bytesAsked: 0, bytesSent: 0, sessionErrors: 0 };
@@ -97,12 +100,18 @@ export class SyncServer extends EventEmitter {
   constructor(private readonly options: SyncServerOptions) {
     super();
     this.chunkBytes = positive('chunkBytes', options.chunkBytes, 64 << 10);
+    // A DATA frame must fit the clients' default frame bound (4 MiB) with room to spare.
+    if (this.chunkBytes > MAX_CHUNK_BYTES) throw new InvalidArgumentError(`chunkBytes is at most ${MAX_CHUNK_BYTES}, got ${this.chunkBytes}`);
     this.controlPieceBytes = positive('controlPieceBytes', options.controlPieceBytes, 64 << 10);
     this.maxFrameBytes = Math.max(64, positive('maxFrameBytes', options.maxFrameBytes, 64 << 10));
     this.stallMs = positive('stallTimeoutMs', options.stallTimeoutMs, 30_000);
     this.helloMs = positive('helloTimeoutMs', options.helloTimeoutMs, 10_000);
     this.maxClients = positive('maxClients', options.maxClients, 10_000);
-    this.cache = new BlockCache(options);
+    this.cache = new BlockCache({
+      maxBytes: positive('maxBytes', options.maxBytes, 32 << 20),
+      maxReadBytes: positive('maxReadBytes', options.maxReadBytes, 1 << 20),
+      maxConcurrentReads: positive('maxConcurrentReads', options.maxConcurrentReads, 4),
+    });
     for (const [name, path] of namedFiles(options.files)) this.files.set(name, { name, path: resolve(path), sessions: new Set() });
     if (this.files.size === 0) throw new InvalidArgumentError('createSyncServer needs at least one file');
     this.ready = Promise.all([...this.files.values()].map((f) => this.refresh(f))).then(() => {});
@@ -118,6 +127,11 @@ export class SyncServer extends EventEmitter {
   /** The names clients may ask for, the default first. */
   get names(): string[] {
     return [...this.files.keys()];
+  }
+
+  /** The path served under `name`. */
+  pathOf(name: string): string {
+    return this.file(name).path;
   }
 
   /** The version now served of `name` (default: the first file): its id and .zsync bytes. */
@@ -144,7 +158,8 @@ export class SyncServer extends EventEmitter {
   /** Ends every session; connections handed in later are refused. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const s of this.sessions) s.stream.destroy();
+    // Said, not just hung up: a follower must not take a server going away for a normal end.
+    for (const s of this.sessions) sayLast(s.stream, 'ERR_ZSYNC_SERVER_CLOSING', 'the server is shutting down');
     await this.ready.catch(() => {});
   }
 
@@ -198,8 +213,7 @@ export class SyncServer extends EventEmitter {
     const session: Session = { stream, sender: new FrameSender(stream, this.stallMs) };
     stream.on('error', () => {}); // reported through the frame loop below
     if (this.closed || this.sessions.size >= this.maxClients) {
-      await session.sender.send(FrameType.ERROR, errorPayload(0, 'ERR_ZSYNC_BUSY', this.closed ? 'the server is closing' : 'too many clients')).catch(() => {});
-      stream.end();
+      sayLast(stream, 'ERR_ZSYNC_BUSY', this.closed ? 'the server is closing' : 'too many clients');
       return;
     }
     this.sessions.add(session);
@@ -226,7 +240,7 @@ export class SyncServer extends EventEmitter {
           throw new ProtocolError('HELLO sent twice');
         }
       }
-      stream.end();
+      closeGracefully(stream);
     } catch (err) {
       this.fail(session, err);
     } finally {
@@ -241,7 +255,7 @@ export class SyncServer extends EventEmitter {
 
   private async welcome(session: Session, name: string): Promise<void> {
     const f = name === '' ? this.files.values().next().value : this.files.get(name);
-    if (!f) throw new ZsyncError('ERR_ZSYNC_NO_SUCH_FILE', `no file named '${name}' is served here`);
+    if (!f) throw new ZsyncError('ERR_ZSYNC_NO_SUCH_FILE', `no file named ${JSON.stringify(name.slice(0, 200))} is served here`);
     await session.sender.send(FrameType.HELLO, helloPayload());
     const version = f.current ?? (await (f.updating ?? this.refresh(f)));
     session.file = f;
@@ -292,8 +306,11 @@ export class SyncServer extends EventEmitter {
     } catch (err) {
       if (!(err instanceof FileChangedError)) throw err;
       // The file changed under this version: say so, and announce the new one.
-      await session.sender.send(FrameType.ERROR, errorPayload(want.request, new StaleVersionError(want.version).code, err.message));
-      if (f.current === v) void this.refresh(f).catch((e: unknown) => this.emit('update-error', e));
+      // The client now waits for a version, so it gets one even when the
+      // content turns out unchanged (a copy of the same bytes in progress).
+      await session.sender.send(FrameType.ERROR, errorPayload(want.request, new StaleVersionError(want.version).code, `${f.name} changed on disk`));
+      const next = f.current === v ? await this.refresh(f) : f.current!;
+      if (next === v) await this.sendControl(session, v);
       return;
     }
     await session.sender.send(FrameType.DONE, requestPayload(want.request));
@@ -307,12 +324,7 @@ export class SyncServer extends EventEmitter {
     const e = err instanceof Error ? err : new Error(String(err));
     this.emit('session-error', e);
     const code = e instanceof ZsyncError ? e.code : 'ERR_ZSYNC_SERVER';
-    // Best effort: the peer may be gone or not reading.
-    if (!session.stream.destroyed) {
-      for (const b of frame(FrameType.ERROR, errorPayload(0, code, e.message))) session.stream.write(b);
-      session.stream.end();
-      setTimeout(() => session.stream.destroy(), 1000).unref();
-    }
+    sayLast(session.stream, code, e.message);
   }
 }
 
@@ -321,14 +333,40 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
   return new SyncServer(options);
 }
 
+/** Grace for a peer to read our last frame and close its side, before we close ours. */
+const CLOSE_GRACE_MS = 2000;
+
+/** Ends our side; a peer that keeps its side open (half-open) is cut off after a grace. */
+function closeGracefully(stream: Duplex): void {
+  stream.end();
+  setTimeout(() => stream.destroy(), CLOSE_GRACE_MS).unref();
+}
+
+/**
+ * A last, fatal ERROR frame, then the end. Written straight to the stream,
+ * past the sender's queue: it is small, frames are never left half-written
+ * (each send writes a whole frame synchronously), and the peer may be the one
+ * not reading.
+ */
+function sayLast(stream: Duplex, code: string, message: string): void {
+  if (stream.destroyed) return;
+  if (!stream.writableEnded) for (const b of frame(FrameType.ERROR, errorPayload(0, code, message))) stream.write(b);
+  closeGracefully(stream);
+}
+
 function sameContent(a: Version, b: Version): boolean {
   return a.sha1 !== undefined && a.sha1 === b.sha1 && a.checksums.params.length === b.checksums.params.length;
 }
 
 function namedFiles(files: SyncServerOptions['files']): Array<[string, string]> {
-  if (typeof files === 'string') return [[basename(files), files]];
-  if (Array.isArray(files)) return (files as readonly string[]).map((p) => [basename(p), p]);
-  return Object.entries(files as Record<string, string>);
+  const list: Array<[string, string]> =
+    typeof files === 'string' ? [[basename(files), files]] : Array.isArray(files) ? (files as readonly string[]).map((p) => [basename(p), p]) : Object.entries(files as Record<string, string>);
+  const seen = new Set<string>();
+  for (const [name] of list) {
+    if (seen.has(name)) throw new InvalidArgumentError(`two files are served as '${name}': give them distinct names ({ name: path })`);
+    seen.add(name);
+  }
+  return list;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
