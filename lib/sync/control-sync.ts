@@ -7,24 +7,17 @@
 import { EventEmitter } from 'node:events';
 import { link, open, rename, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { Readable } from 'readable-stream';
-import { transform } from 'through2';
 import { fileHashesOf } from '../control-file/header.js';
 import type { ControlFile } from '../control-file/parser.js';
 import { BlockIndex } from '../engine/block-index.js';
-import { LocalPatcherStream } from '../engine/local-patcher-stream.js';
-import { MatcherStream } from '../engine/matcher-stream.js';
-import { blockSpan } from '../engine/params.js';
 import { RemotePatcherStream } from '../engine/remote-patcher-stream.js';
 import { TargetState } from '../engine/target-state.js';
-import { AbortedError } from '../transport/http-client.js';
 import { Wanted } from '../transport/range-plan.js';
 import type { FetchStats } from '../transport/range-fetcher.js';
 import { IncompleteError } from './errors.js';
 import { verifyFileHashes } from './file-digest.js';
 import { writerDeliver, type RangeSource } from './range-source.js';
-import { readAhead } from './read-ahead.js';
+import { matchSeed } from './match-seed.js';
 
 export interface ControlSyncOptions {
   /** Extra seeds (zsync's -i), read after OUTPUT.part and OUTPUT. */
@@ -220,30 +213,11 @@ export class ControlSync extends EventEmitter {
   }
 
   private async matchSeed(path: string, size: number, index: BlockIndex, state: TargetState, out: FileHandle): Promise<SeedReport> {
-    const params = index.checksums.params;
-    const matcher = new MatcherStream(index, { state });
-    let bytesRead = 0;
-    let bytesReused = 0;
-    let blocks = 0;
-    const signal = this.syncOptions.signal;
-    const count = transform((chunk: Buffer, _enc, cb) => {
-      // Reading a big seed takes a while: an abort stops it too.
-      if (signal?.aborted) {
-        cb(new AbortedError(signal.reason));
-        return;
-      }
-      bytesRead += chunk.length;
-      this.progress({ phase: 'match', done: bytesRead, total: size, seed: path });
-      cb(null, chunk);
+    const report = await matchSeed(path, index, state, out, {
+      signal: this.syncOptions.signal,
+      onProgress: (done) => this.progress({ phase: 'match', done, total: size, seed: path }),
     });
-    const tally = transform({ objectMode: true }, (m: { index: number }, _enc, cb) => {
-      const span = blockSpan(params, m.index);
-      bytesReused += span.end - span.start;
-      blocks++;
-      cb(null, m);
-    });
-    await pipeline(Readable.from(readAhead(path), { objectMode: false }), count, matcher, tally, new LocalPatcherStream(out, params));
-    return { path, bytesRead, bytesReused, blocks };
+    return { path, ...report };
   }
 
   protected progress(p: ZsyncProgress): void {
