@@ -16,7 +16,7 @@ import { MatcherStream } from '../lib/engine/matcher-stream.js';
 import { TargetState } from '../lib/engine/target-state.js';
 import { blocksToRanges } from '../lib/engine/params.js';
 import type { BlockChecksums } from '../lib/engine/block-checksums.js';
-import type { BlockMatch } from '../lib/engine/matcher.js';
+import { Matcher, type BlockMatch } from '../lib/engine/matcher.js';
 import { referenceMatch, type ReferenceMatch } from './reference-matcher.js';
 import { chunksOf, prng, randomChunks, randomMaxChunk, syncCaseArb, between, type SyncCase } from './generators.js';
 
@@ -101,6 +101,37 @@ describe('Matcher against the brute-force reference (property)', function () {
         const missing = complement(checksums.blockCount, expected.map((m) => m.index));
         expect(stream.missingBlocks()).to.deep.equal(missing);
         expect(stream.missingRanges()).to.deep.equal(blocksToRanges(checksums.params, missing));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('Matcher with reuseBuffer finds what the reference finds, each match\'s bytes still right when its write() returns', () => {
+    fc.assert(
+      fc.property(caseArb, hashArb, (c, h) => {
+        const checksums = checksumsOf(c, h);
+        const expected = referenceMatch(checksums, [c.seed]);
+        const rand = prng(c.rngSeed);
+        const bs = c.blockSize;
+        const bufferSize = [0, between(rand, 1, 8 * bs), 1 << 20][rand() % 3]!;
+        const matcher = new Matcher(new BlockIndex(checksums), { reuseBuffer: true, bufferSize });
+        const got: BlockMatch[] = [];
+        const batch: BlockMatch[] = [];
+        const check = (): void => {
+          // The views are promised only until the next write() or end(): check them now.
+          for (const m of batch) {
+            expect(Buffer.from(m.data.subarray(0, bs)).equals(windowAt(c.seed, m.seedOffset, bs)), `data of block ${m.index}`).to.equal(true);
+          }
+          got.push(...batch);
+          batch.length = 0;
+        };
+        for (const chunk of randomChunks(c.seed, rand, randomMaxChunk(rand, bs, c.seed.length))) {
+          matcher.write(chunk, (m) => batch.push(m));
+          check();
+        }
+        matcher.end((m) => batch.push(m));
+        check();
+        expect(strip(got)).to.deep.equal(expected);
       }),
       { numRuns: 150 },
     );

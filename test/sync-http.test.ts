@@ -333,6 +333,28 @@ describe('zsync() control files: mirrors, relative URLs, -k, auth, Filename, has
     await expectUntouched(out);
   });
 
+  // parallelFrom 0: the whole-file hash is computed by a worker thread trailing
+  // the fetch (the path of files of 16 MiB and more), not by a read at the end.
+  it('with the hash worker, gives the same OUTPUT, verified, also when a refetch round fills blocks in later', async () => {
+    const out = join(work, 'out.bin');
+    await oldOutput(out);
+    fs.setFault({ mode: 'wrong', times: 1 });
+    const r = await zsync(fs.url('/new.bin.zsync'), { output: out, backoffMs: 20, parallelFrom: 0 });
+    await expectNew(out);
+    expect(r.verified).to.deep.equal(['SHA-1']);
+    expect(r.requests).to.be.greaterThan(1);
+    await expectOnly(work, ['out.bin', 'out.bin.zs-old']);
+  });
+
+  it('with the hash worker, a wrong SHA-1 fails with ERR_ZSYNC_FILE_HASH_MISMATCH and leaves OUTPUT untouched', async () => {
+    await variant('/badhash-worker.zsync', (lines) => lines.map((l) => (l.startsWith('SHA-1:') ? `SHA-1: ${'0'.repeat(40)}` : l)));
+    const out = join(work, 'out.bin');
+    await oldOutput(out);
+    const err = await rejection(zsync(fs.url('/badhash-worker.zsync'), { output: out, parallelFrom: 0 }));
+    expect(err).to.have.property('code', 'ERR_ZSYNC_FILE_HASH_MISMATCH');
+    await expectUntouched(out);
+  });
+
   it('reports bytes per seed: OUTPUT.part, OUTPUT, then -i seeds in that order', async () => {
     const out = join(work, 'out.bin');
     const half = Math.floor(SIZE / 2);

@@ -26,6 +26,16 @@ export interface MatcherOptions {
   state?: TargetState;
   /** Bytes of seed held at once (rounded up to at least 4 windows). Default 1 MiB. */
   bufferSize?: number;
+  /**
+   * Matches' `data` views are valid only until the next write() or end(): the
+   * matcher then keeps one buffer for the whole seed instead of taking a new one
+   * each time it fills while views are out (a fresh MiB per MiB of matched seed,
+   * paid in page faults and GC). For a consumer that copies or writes the
+   * matches of each write() before the next, as the sync does. Chunks no longer
+   * than bufferSize - 4 * blockSize * seqMatches are then never copied twice.
+   * Default false.
+   */
+  reuseBuffer?: boolean;
 }
 
 export interface MatcherStats {
@@ -83,6 +93,7 @@ export class Matcher {
   private readonly context: number;
   private readonly mask: number;
   private readonly capacity: number;
+  private readonly reuseBuffer: boolean;
   private buf: Buffer;
 
   /** Bytes of buf in use. */
@@ -116,6 +127,7 @@ export class Matcher {
     this.context = params.blockSize * params.seqMatches;
     this.mask = weakMask(params.weakBytes);
     this.capacity = Math.max(options.bufferSize ?? DEFAULT_MATCHER_BUFFER, 4 * this.context);
+    this.reuseBuffer = options.reuseBuffer ?? false;
     // Room past the capacity for the zero padding of the seed's end, plus the one
     // byte the last roll reads.
     this.buf = Buffer.alloc(this.capacity + this.context + 1);
@@ -125,6 +137,13 @@ export class Matcher {
   write(chunk: Uint8Array, emit: (match: BlockMatch) => void): void {
     if (this.ended) throw new InvalidArgumentError('write after end of seed');
     this.stats.seedBytes += chunk.length;
+    if (this.reuseBuffer) {
+      // The views handed out by earlier calls are void now. Make room for the
+      // whole chunk up front, while that costs only a copyWithin: once this call
+      // has handed out views, compact() has to move to a new buffer.
+      this.viewsOut = false;
+      if (this.x > 0 && this.capacity - this.filled < chunk.length) this.compact();
+    }
     let o = 0;
     while (o < chunk.length) {
       if (this.state.complete) return; // nothing left to find: the rest of the seed is moot

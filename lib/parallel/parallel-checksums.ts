@@ -1,8 +1,8 @@
 import { stat } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
 import { STRONG_DIGEST_BYTES, type StrongAlgorithm } from '../checksums/strong.js';
 import { ZsyncError } from '../errors.js';
 import type { ChecksumSummary } from '../engine/checksummer.js';
+import { spawnWorker } from './spawn-worker.js';
 import { runChecksumJob, type ChecksumJob, type ChecksumJobResult } from './checksum-worker.js';
 
 export interface ParallelChecksumOptions {
@@ -64,11 +64,7 @@ export async function parallelChecksums(path: string, options: ParallelChecksumO
 }
 
 function runInWorker(job: ChecksumJob): Promise<ChecksumJobResult> {
-  // Under tsx (tests) the sources are .ts files; built, they are .js.
-  const worker = import.meta.url.endsWith('.ts')
-    ? // The TypeScript sources run under tsx (tests), which a worker does not inherit: register it first.
-      new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(new URL('./checksum-worker.ts', import.meta.url).href)}); });`, { eval: true })
-    : new Worker(new URL('./checksum-worker.js', import.meta.url));
+  const worker = spawnWorker(import.meta.url, 'checksum-worker');
   return new Promise<ChecksumJobResult>((resolve, reject) => {
     worker.once('message', (msg: { ok: true; result: ChecksumJobResult } | { ok: false; message: string }) => {
       if (msg.ok) resolve(msg.result);

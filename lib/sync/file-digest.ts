@@ -13,7 +13,7 @@ export async function verifyFileHashes(path: string, expected: FileHashes): Prom
   if (expected.sha1 !== undefined) hashes.push(['SHA-1', expected.sha1, createHash('sha1')]);
   if (expected.sha256 !== undefined) hashes.push(['SHA-256', expected.sha256, createHash('sha256')]);
   if (hashes.length === 0) return [];
-  for await (const chunk of readAhead(path)) for (const [, , h] of hashes) h.update(chunk);
+  for await (const chunk of readAhead(path, { reuse: true })) for (const [, , h] of hashes) h.update(chunk);
   for (const [name, want, h] of hashes) {
     const got = h.digest('hex');
     if (got !== want.toLowerCase()) throw new FileHashMismatchError(name, want, got);

@@ -1,0 +1,15 @@
+import { Worker } from 'node:worker_threads';
+
+/**
+ * Starts the worker module `name` (without extension) that sits beside the
+ * module at `from` (its import.meta.url). Built, that is a .js file; under tsx
+ * (the tests) the sources are .ts files, and a worker does not inherit tsx:
+ * it is registered in the worker first.
+ */
+export function spawnWorker(from: string, name: string): Worker {
+  if (from.endsWith('.ts')) {
+    const url = new URL(`./${name}.ts`, from).href;
+    return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); });`, { eval: true });
+  }
+  return new Worker(new URL(`./${name}.js`, from));
+}

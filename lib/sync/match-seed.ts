@@ -1,0 +1,76 @@
+import type { BlockIndex } from '../engine/block-index.js';
+import { BlockRunWriter } from '../engine/block-run-writer.js';
+import { Matcher, type BlockMatch } from '../engine/matcher.js';
+import { blockSpan } from '../engine/params.js';
+import type { PositionalWriter } from '../engine/positional.js';
+import type { TargetState } from '../engine/target-state.js';
+import { AbortedError } from '../transport/http-client.js';
+import { readAhead } from './read-ahead.js';
+
+export interface MatchSeedOptions {
+  signal?: AbortSignal | undefined;
+  /** Called after each chunk of the seed, with the bytes read so far. */
+  onProgress?: (bytesRead: number) => void;
+}
+
+export interface MatchSeedResult {
+  bytesRead: number;
+  /** Bytes of the target this seed supplied. */
+  bytesReused: number;
+  blocks: number;
+}
+
+/** Seed bytes per read: the matcher's buffer holds one chunk plus the windows carried over. */
+const CHUNK = 1 << 20;
+
+/**
+ * Matches one seed file into `output` (the target's working file): what
+ * MatcherStream into LocalPatcherStream does, as one loop without streams. The
+ * seed is read into reused buffers and the matcher keeps one buffer
+ * (reuseBuffer), so scanning allocates nothing per MiB; each chunk's matches
+ * are copied into the run writer before the next chunk is read. Through the
+ * streams (through2 counters, two objectMode hops per block, a fresh buffer per
+ * MiB read and per MiB matched) the 256 MiB seed took 2.2 s, the matcher alone 1.1 s.
+ */
+export async function matchSeed(path: string, index: BlockIndex, state: TargetState, output: PositionalWriter, options: MatchSeedOptions = {}): Promise<MatchSeedResult> {
+  const params = index.checksums.params;
+  const context = params.blockSize * params.seqMatches;
+  const matcher = new Matcher(index, { state, reuseBuffer: true, bufferSize: CHUNK + 4 * context });
+  const writer = new BlockRunWriter(output, params);
+  const found: BlockMatch[] = [];
+  const collect = (m: BlockMatch): void => {
+    found.push(m);
+  };
+  let bytesRead = 0;
+  let bytesReused = 0;
+  let blocks = 0;
+  const drain = async (): Promise<void> => {
+    for (const m of found) {
+      const span = blockSpan(params, m.index);
+      bytesReused += span.end - span.start;
+      blocks++;
+      const wait = writer.add(m.index, m.data);
+      if (wait) await wait;
+    }
+    found.length = 0;
+  };
+  try {
+    for await (const chunk of readAhead(path, { chunkSize: CHUNK, reuse: true })) {
+      // Reading a big seed takes a while: an abort stops it too.
+      if (options.signal?.aborted) throw new AbortedError(options.signal.reason);
+      bytesRead += chunk.length;
+      matcher.write(chunk, collect);
+      await drain();
+      options.onProgress?.(bytesRead);
+      if (state.complete) break; // nothing left to find: the rest of the seed is moot
+    }
+    matcher.end(collect);
+    await drain();
+  } catch (err) {
+    // No write may still be running once this returns: the caller closes the file.
+    await writer.end().catch(() => {});
+    throw err;
+  }
+  await writer.end();
+  return { bytesRead, bytesReused, blocks };
+}
