@@ -126,7 +126,7 @@ export class ControlSync extends EventEmitter {
       // blocks left to write: 0.17 s off the end of a 256 MiB sync.
       early = writeBack(part);
       const fileHashes = fileHashesOf(header);
-      if (params.length >= (o.parallelFrom ?? DEFAULT_SYNC_PARALLEL_FROM) && (fileHashes.sha1 ?? fileHashes.sha256) !== undefined) {
+      if (params.length >= (o.parallelFrom ?? DEFAULT_SYNC_PARALLEL_FROM) && (fileHashes.sha1 ?? fileHashes.sha256) !== undefined && PrefixHasher.available()) {
         hasher = new PrefixHasher(part, fileHashes);
         hasher.follow(state); // the seeds' writes are done: what they found from the start on is final
       }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { FileHashes } from '../engine/block-checksums.js';
 import { ZsyncError } from '../errors.js';
@@ -17,6 +18,19 @@ const STEP = 1 << 20;
  * finishes the rest and checks the digests as verifyFileHashes does.
  */
 export class PrefixHasher {
+  /**
+   * Hash workers alive in this process, and the most allowed: a process that
+   * runs many syncs at once (a socket client per follower) must not start a
+   * thread for each; past the bound, syncs verify with a pass of their own.
+   */
+  private static alive = 0;
+  static readonly maxWorkers = Math.max(1, availableParallelism() - 1);
+
+  /** True when a new PrefixHasher may start a worker now. */
+  static available(): boolean {
+    return PrefixHasher.alive < PrefixHasher.maxWorkers;
+  }
+
   private readonly worker: Worker;
   private readonly names: string[] = [];
   private readonly wanted: string[] = [];
@@ -39,6 +53,8 @@ export class PrefixHasher {
       this.wanted.push(expected.sha256.toLowerCase());
     }
     this.worker = spawnWorker(import.meta.url, 'prefix-hash-worker');
+    PrefixHasher.alive++;
+    this.worker.once('exit', () => PrefixHasher.alive--);
     this.result = new Promise<string[]>((resolve, reject) => {
       this.worker.once('message', (msg: { ok: true; digests: string[] } | { ok: false; message: string }) => {
         if (msg.ok) resolve(msg.digests);
