@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, cli, makePair, parseSummary } from './support/sync-fixtures.js';
@@ -102,6 +102,27 @@ describe('zsync-streams serve --socket / sync tcp:// (the built CLI)', function 
     const [code] = (await once(follower, 'exit')) as [number | null];
     expect(code, said).to.equal(0);
     expect(server.output()).to.match(/app\.bin: version 2/);
+  });
+
+  it('refuses two FILEs with the same base name (exit 2, ERR_ZSYNC_INVALID_ARGUMENT): one name must mean one file', async () => {
+    const data = makePair(44, 10_000).newData;
+    await mkdir(join(dir, 'a'));
+    await mkdir(join(dir, 'b'));
+    await writeFile(join(dir, 'a', 'x.bin'), data);
+    await writeFile(join(dir, 'b', 'x.bin'), data);
+    const r = await cli(['serve', '--socket', '0', join(dir, 'a', 'x.bin'), join(dir, 'b', 'x.bin')], { timeoutMs: 20_000 });
+    expect(r.code, r.stdout + r.stderr).to.equal(2);
+    expect(r.stderr).to.contain('ERR_ZSYNC_INVALID_ARGUMENT');
+  });
+
+  it('takes --cache-mb 4096 (4 GiB: past a 32-bit shift) and serves', async () => {
+    const pair = makePair(45, 100_000);
+    await writeFile(join(dir, 'app.bin'), pair.newData);
+    await writeFile(join(dir, 'out.bin'), pair.oldData);
+    server = await serveSocket(['--cache-mb', '4096', join(dir, 'app.bin')]);
+    const r = await cli(['sync', '-o', join(dir, 'out.bin'), `tcp://127.0.0.1:${server.port}`]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect((await readFile(join(dir, 'out.bin'))).equals(pair.newData)).to.equal(true);
   });
 
   it('exits 3 when nothing listens or the server does not serve the name, 1 on HTTP-only options', async () => {

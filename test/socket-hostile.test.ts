@@ -14,6 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Duplex } from 'node:stream';
 import { prng } from './generators.js';
 import { outputChecks, rejection, seededBytes } from './support/sync-fixtures.js';
 import { PeerError } from '../lib/socket/errors.js';
@@ -42,6 +43,8 @@ import { zsyncmake } from '../lib/zsyncmake.js';
 /** Short bounds, so a peer that hangs fails a test quickly instead of hanging it. */
 const STALL_MS = 400;
 const HELLO_MS = 400;
+/** The client's bound on a server's silence while it waits on it (idleTimeoutMs). */
+const IDLE_MS = 800;
 
 type CodedError = Error & { code?: string };
 
@@ -118,6 +121,48 @@ class Peer {
   }
 }
 
+/**
+ * The server's end of a loopback connection, seen through a slow link: each
+ * chunk the server writes goes on to the socket `delayMs` after the one
+ * before (a peer that reads slowly but steadily), and none at all while
+ * `held` (a peer that reads nothing). What the peer sends comes through as is.
+ */
+class SlowLink extends Duplex {
+  held = false;
+
+  constructor(private readonly socket: Socket, private readonly delayMs: number) {
+    super();
+    socket.on('data', (b: Buffer) => {
+      if (!this.push(b)) socket.pause();
+    });
+    socket.on('end', () => this.push(null));
+    socket.on('error', (err) => this.destroy(err));
+    socket.on('close', () => this.destroy());
+  }
+
+  override _read(): void {
+    this.socket.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    setTimeout(() => {
+      if (this.held || this.socket.destroyed) return; // never taken: the server's write waits for ever
+      this.socket.write(chunk);
+      callback();
+    }, this.delayMs);
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    this.socket.end();
+    callback();
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.socket.destroy();
+    callback(err);
+  }
+}
+
 async function connectPeer(port: number): Promise<Peer> {
   const socket = connect(port, '127.0.0.1');
   await once(socket, 'connect');
@@ -184,7 +229,7 @@ async function startServer(options: SyncServerOptions): Promise<Running> {
 }
 
 function clientOptions(output: string, extra: SocketSyncOptions = {}): SocketSyncOptions {
-  return { output, stallTimeoutMs: STALL_MS * 4, helloTimeoutMs: HELLO_MS * 4, ...extra };
+  return { output, stallTimeoutMs: STALL_MS * 4, helloTimeoutMs: HELLO_MS * 4, idleTimeoutMs: IDLE_MS, ...extra };
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -278,6 +323,22 @@ describe('socket transport, hostile peers', function () {
         peer.write(Buffer.from([0xff, 0xff, 0xff, 0xff, FrameType.WANT]));
         expect((await failed).code).to.equal('ERR_ZSYNC_FRAME_TOO_LARGE');
         expect(await peer.endCode()).to.equal('ERR_ZSYNC_FRAME_TOO_LARGE');
+        await expectServes(server);
+      });
+    }
+
+    for (const hello of [false, true]) {
+      it(`refuses a frame of unknown type announcing 4000 bytes (within maxFrameBytes) ${hello ? 'after' : 'before'} HELLO as soon as its 5-byte header arrives, without waiting for its payload`, async () => {
+        const peer = await connectPeer(server.port);
+        if (hello) await handshake(peer);
+        const failed = server.nextError();
+        // The header only: a server that waits for the payload would time out (before HELLO) or hang (after it).
+        const head = Buffer.alloc(5);
+        head.writeUInt32BE(4000, 0);
+        head.writeUInt8(0x42, 4);
+        peer.write(head);
+        expect((await failed).code).to.equal('ERR_ZSYNC_PROTOCOL');
+        expect(await peer.endCode()).to.equal('ERR_ZSYNC_PROTOCOL');
         await expectServes(server);
       });
     }
@@ -396,6 +457,43 @@ describe('socket transport, hostile peers', function () {
       expect(server.errors).to.have.length(0);
     });
 
+    it('a client that says BYE and keeps its side of the connection open (half-open) is cut off by the server after a short grace: the connection closes', async () => {
+      const socket = connect({ port: server.port, host: '127.0.0.1', allowHalfOpen: true });
+      await once(socket, 'connect');
+      const peer = new Peer(socket);
+      await handshake(peer);
+      const serverSide = server.sockets[0]!;
+      const serverClosed = once(serverSide, 'close');
+      peer.send(FrameType.BYE);
+      // We never end our side; the server must not wait for us for ever.
+      await serverClosed;
+      expect(serverSide.destroyed).to.equal(true);
+      await server.idle();
+      expect(server.errors).to.have.length(0);
+      socket.destroy();
+    });
+
+    it('a client refused as busy (maxClients reached) that keeps its side open is cut off too, after its ERR_ZSYNC_BUSY', async () => {
+      const busy = await startServer({ files: served, maxClients: 1 });
+      try {
+        const first = await connectPeer(busy.port);
+        await handshake(first);
+        const socket = connect({ port: busy.port, host: '127.0.0.1', allowHalfOpen: true });
+        await once(socket, 'connect');
+        const refused = new Peer(socket);
+        const busyFrame = parseError((await refused.next(FrameType.ERROR)).payload);
+        expect(busyFrame).to.include({ request: 0, code: 'ERR_ZSYNC_BUSY' });
+        while (busy.sockets.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+        const serverSide = busy.sockets[1]!;
+        if (!serverSide.destroyed) await once(serverSide, 'close');
+        expect(serverSide.destroyed).to.equal(true);
+        socket.destroy();
+        first.socket.destroy();
+      } finally {
+        await busy.close();
+      }
+    });
+
     it('a client that never says HELLO is dropped after helloTimeoutMs (ERR_ZSYNC_TIMEOUT); others are served meanwhile', async () => {
       const failed = server.nextError();
       const silent = await connectPeer(server.port);
@@ -408,6 +506,65 @@ describe('socket transport, hostile peers', function () {
       expect(await slow.endCode()).to.equal('ERR_ZSYNC_TIMEOUT');
       expect(server.errors.map((e) => e.code)).to.deep.equal(['ERR_ZSYNC_TIMEOUT', 'ERR_ZSYNC_TIMEOUT']);
       await expectServes(server);
+    });
+
+    describe('a stall is no progress for stallTimeoutMs, not a slow drain', () => {
+      /** A server (stallTimeoutMs 500) whose every connection goes through a SlowLink of `delayMs` a chunk. */
+      async function slowServer(delayMs: number): Promise<{ sync: SyncServer; port: number; links: SlowLink[]; errors: CodedError[]; close(): Promise<void> }> {
+        const sync = createSyncServer({ files: served, chunkBytes: 16 << 10, stallTimeoutMs: 500, helloTimeoutMs: 2000 });
+        await sync.ready;
+        const links: SlowLink[] = [];
+        const errors: CodedError[] = [];
+        sync.on('session-error', (err: CodedError) => errors.push(err));
+        const net = createServer((s) => {
+          const link = new SlowLink(s, delayMs);
+          links.push(link);
+          sync.handle(link);
+        }).listen(0, '127.0.0.1');
+        await once(net, 'listening');
+        return {
+          sync,
+          port: (net.address() as AddressInfo).port,
+          links,
+          errors,
+          async close() {
+            await sync.close();
+            for (const l of links) l.destroy();
+            await new Promise<void>((resolve) => net.close(() => resolve()));
+          },
+        };
+      }
+
+      it('a client that reads slowly but steadily (one chunk every 60 ms, a drain taking longer than stallTimeoutMs) is served to the end, byte for byte', async () => {
+        const slow = await slowServer(60);
+        try {
+          const output = join(dir, 'slow.bin');
+          await checks.oldOutput(output);
+          const result = await syncOverStream(connect(slow.port, '127.0.0.1'), clientOptions(output, { idleTimeoutMs: 5000, stallTimeoutMs: 5000 }));
+          expect(result.bytesFetched).to.be.greaterThan(16 << 10);
+          await checks.expectNew(output);
+          expect(slow.errors.map((e) => e.code)).to.deep.equal([]);
+        } finally {
+          await slow.close();
+        }
+      });
+
+      it('a client that reads nothing after its WANT is dropped with ERR_ZSYNC_PEER_STALLED', async () => {
+        const slow = await slowServer(1);
+        try {
+          const peer = await connectPeer(slow.port);
+          const { version } = await handshake(peer);
+          slow.links[0]!.held = true;
+          const failed = once(slow.sync, 'session-error') as Promise<[CodedError]>;
+          peer.send(FrameType.WANT, wantPayload(1, version, [{ start: 0, end: length }]));
+          const [err] = await failed;
+          expect(err.code).to.equal('ERR_ZSYNC_PEER_STALLED');
+          expect(slow.links[0]!.destroyed).to.equal(true);
+          await peer.closed;
+        } finally {
+          await slow.close();
+        }
+      });
     });
 
     it('a client that sends HELLO, WANTs a lot and never reads is dropped with ERR_ZSYNC_PEER_STALLED; the server buffers at most one frame past its socket buffer', async () => {
@@ -651,6 +808,68 @@ describe('socket transport, hostile peers', function () {
           await peer.next(FrameType.HELLO);
         },
       },
+      {
+        label: 'HELLO answered, then silence: no CONTROL ever comes to a one-shot client (idleTimeoutMs)',
+        code: 'ERR_ZSYNC_TIMEOUT',
+        async run(peer) {
+          await peer.next(FrameType.HELLO);
+          peer.send(FrameType.HELLO, helloPayload());
+        },
+      },
+      {
+        label: 'the first piece of a CONTROL (last=0), then silence (idleTimeoutMs)',
+        code: 'ERR_ZSYNC_TIMEOUT',
+        async run(peer) {
+          await peer.next(FrameType.HELLO);
+          peer.send(FrameType.HELLO, helloPayload());
+          peer.send(FrameType.CONTROL, controlHead(1, false), control.subarray(0, 100));
+        },
+      },
+      {
+        label: 'some DATA of a WANT, then silence (idleTimeoutMs)',
+        code: 'ERR_ZSYNC_TIMEOUT',
+        async run(peer) {
+          await greet(peer);
+          const want = await nextWant(peer);
+          const r = want.ranges[0]!;
+          peer.send(FrameType.DATA, dataHead(want.request, r.start), newData.subarray(r.start, r.start + Math.ceil((r.end - r.start) / 2)));
+        },
+      },
+      {
+        label: 'the 5-byte header of a frame of unknown type announcing 100 000 bytes (allowed), and no payload (the connection stays open)',
+        code: 'ERR_ZSYNC_PROTOCOL',
+        async run(peer) {
+          await greet(peer);
+          await nextWant(peer);
+          const head = Buffer.alloc(5);
+          head.writeUInt32BE(100_000, 0);
+          head.writeUInt8(0x42, 4);
+          peer.write(head);
+        },
+      },
+      {
+        label: 'a fatal ERROR (ERR_ZSYNC_FILE_CHANGED), then the end of the connection at once',
+        code: 'ERR_ZSYNC_FILE_CHANGED',
+        async run(peer) {
+          await greet(peer);
+          await nextWant(peer);
+          peer.send(FrameType.ERROR, errorPayload(0, 'ERR_ZSYNC_FILE_CHANGED', 'the file changed on disk'));
+          peer.socket.end();
+        },
+      },
+      {
+        label: 'every DATA of a WANT, a fatal ERROR (ERR_ZSYNC_FILE_CHANGED) instead of DONE, then the end of the connection at once (the frames still queued are read)',
+        code: 'ERR_ZSYNC_FILE_CHANGED',
+        async run(peer) {
+          await greet(peer);
+          const want = await nextWant(peer);
+          for (const r of want.ranges) {
+            for (let at = r.start; at < r.end; at += 1000) peer.send(FrameType.DATA, dataHead(want.request, at), newData.subarray(at, Math.min(r.end, at + 1000)));
+          }
+          peer.send(FrameType.ERROR, errorPayload(0, 'ERR_ZSYNC_FILE_CHANGED', 'the file changed on disk'));
+          peer.socket.end();
+        },
+      },
     ];
 
     /** A raw TCP server that runs `script` on each connection. */
@@ -696,6 +915,48 @@ describe('socket transport, hostile peers', function () {
         });
       }
     }
+
+    it('an ERROR frame with terminal escape sequences and a code not of the ERR_ZSYNC_* shape: the client reports ERR_ZSYNC_PEER, and no control character reaches its message', async () => {
+      const fake = await fakeServer(async (peer) => {
+        await greet(peer);
+        await nextWant(peer);
+        peer.send(FrameType.ERROR, errorPayload(0, 'EVIL\x1b]0;owned\x07', '\x1b[31mred\x1b[0m\r\n$ fake prompt\x07\u009b2J\u2028done'));
+      });
+      try {
+        const output = join(dir, 'out.bin');
+        await checks.oldOutput(output);
+        const err = await rejection(syncOverStream(connect(fake.port, '127.0.0.1'), clientOptions(output)));
+        expect(err).to.be.instanceOf(PeerError);
+        expect(err.code).to.equal('ERR_ZSYNC_PEER');
+        // eslint-disable-next-line no-control-regex
+        expect(err.message).to.not.match(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
+        expect(err.message, 'the printable words are kept').to.include('red').and.to.include('fake prompt');
+        await checks.expectUntouched(output);
+      } finally {
+        await fake.close();
+      }
+    });
+
+    it('an abort (signal) while the server has not answered HELLO rejects with ERR_ZSYNC_ABORTED, not the HELLO timeout nor a closed connection', async () => {
+      const fake = await fakeServer(async (peer) => {
+        await peer.next(FrameType.HELLO);
+      });
+      try {
+        const output = join(dir, 'out.bin');
+        await checks.oldOutput(output);
+        const controller = new AbortController();
+        const done = rejection(syncOverStream(connect(fake.port, '127.0.0.1'), clientOptions(output, { signal: controller.signal, helloTimeoutMs: 5000 })));
+        // Abort once the HELLO is out and unanswered.
+        while (fake.peers[0]?.frames.length !== 1) await new Promise((resolve) => setTimeout(resolve, 5));
+        controller.abort();
+        const err = await done;
+        expect(err.code, err.message).to.equal('ERR_ZSYNC_ABORTED');
+        await checks.expectUntouched(output);
+        await fake.peers[0]!.closed;
+      } finally {
+        await fake.close();
+      }
+    });
   });
 
   describe('a file that changes on disk under the server (before update() is called)', () => {
@@ -704,6 +965,69 @@ describe('socket transport, hostile peers', function () {
       { label: 'rewritten in place, same length', data: (() => { const b = Buffer.from(newData); seededBytes(prng(9), 3000).copy(b, 100_000); return b; })() },
       { label: 'truncated', data: newData.subarray(0, 120_000) },
     ];
+
+    it('a WANT for the previous version with a range past the end of the new, shorter version gets a per-request stale-version answer, not a fatal protocol error', async () => {
+      const served = join(dir, 'served.bin');
+      await writeFile(served, newData);
+      const server = await startServer({ files: served });
+      try {
+        const peer = await connectPeer(server.port);
+        const { version } = await handshake(peer);
+        await writeFile(served, newData.subarray(0, 120_000));
+        const next = await server.sync.update();
+        expect(next).to.be.greaterThan(version);
+        // The client has not read the new CONTROL yet: its WANT is for the version it knows, 200 000 bytes long.
+        peer.send(FrameType.WANT, wantPayload(1, version, [{ start: 170_000, end: 176_000 }]));
+        const answer = await peer.next(FrameType.CONTROL, FrameType.ERROR);
+        const error = answer.type === FrameType.ERROR ? answer : await peer.next(FrameType.ERROR);
+        const e = parseError(error.payload);
+        expect({ request: e.request, code: e.code }, e.message).to.deep.equal({ request: 1, code: 'ERR_ZSYNC_STALE_VERSION' });
+        peer.send(FrameType.WANT, wantPayload(2, next, [{ start: 0, end: 100 }]));
+        let data: Frame;
+        do data = await peer.next(FrameType.CONTROL, FrameType.DATA);
+        while (data.type === FrameType.CONTROL);
+        expect(parseData(data.payload).data.equals(newData.subarray(0, 100))).to.equal(true);
+        peer.send(FrameType.BYE);
+        expect(await peer.endCode()).to.equal(undefined);
+        expect(server.errors).to.have.length(0);
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('a file truncated for a moment, then restored with the same bytes: a one-shot client told its version is stale is sent the current version again and completes', async () => {
+      const served = join(dir, 'served.bin');
+      await writeFile(served, newData);
+      const server = await startServer({ files: served });
+      const versions: number[] = [];
+      server.sync.on('version', ({ version }: { version: number }) => versions.push(version));
+      try {
+        // Short on disk now: the client's WANT meets a file that no longer matches version 1.
+        await writeFile(served, Buffer.alloc(0));
+        const socket = connect(server.port, '127.0.0.1');
+        await once(socket, 'connect');
+        while (server.sockets.length < 1) await new Promise((resolve) => setTimeout(resolve, 2));
+        // The bytes come back the moment the server writes its stale-version answer, before it
+        // looks at the file again: it finds the content of version 1, so no new version is made.
+        const serverSide = server.sockets[0]!;
+        const write = serverSide.write.bind(serverSide) as (chunk: Buffer) => boolean;
+        let stale = 0;
+        serverSide.write = ((chunk: Buffer) => {
+          if (chunk.includes('ERR_ZSYNC_STALE_VERSION') && stale++ === 0) writeFileSync(served, newData);
+          return write(chunk);
+        }) as typeof serverSide.write;
+        const output = join(dir, 'out.bin');
+        await checks.oldOutput(output);
+        const result = await syncOverStream(socket, clientOptions(output));
+        expect(stale, 'stale-version answers sent').to.equal(1);
+        expect(result.version).to.equal(1);
+        expect(versions, 'no new version was announced').to.deep.equal([]);
+        await checks.expectNew(output);
+        expect(server.errors).to.have.length(0);
+      } finally {
+        await server.close();
+      }
+    });
 
     for (const change of changes) {
       it(`(${change.label}) is never served as its old version: the old version's WANT gets DATA of the old bytes only, then a stale-version ERROR and the new CONTROL`, async () => {
@@ -755,7 +1079,7 @@ describe('socket transport, hostile peers', function () {
         }
       });
 
-      it(`(${change.label}) while clients sync: each ends with a correct file of some version or a typed error, never a corrupt OUTPUT`, async () => {
+      it(`(${change.label}) while clients sync: a one-shot client ends with a correct file of some version or a typed error, every follower reaches the version update() announces, never a corrupt OUTPUT`, async () => {
         const served = join(dir, 'served.bin');
         await writeFile(served, newData);
         const server = await startServer({ files: served, chunkBytes: 4096, maxBytes: 8192 });
@@ -818,15 +1142,11 @@ describe('socket transport, hostile peers', function () {
             f.controller.abort();
             const result = await r.done;
             const content = await readFile(r.output);
-            if (result instanceof Error) {
-              expect(result.code, result.message).to.match(/^ERR_ZSYNC_/);
-              const known = [oldData, newData, change.data].some((d) => d.equals(content));
-              expect(known, 'OUTPUT is a whole version').to.equal(true);
-            } else {
-              expect(settled, 'the follower reached the version announced by update()').to.equal('reached');
-              expect(result.version).to.equal(final);
-              expect(content.equals(change.data), 'OUTPUT is the new content').to.equal(true);
-            }
+            // A follower is told of every version (a stale answer is always followed by one): it must get there.
+            if (result instanceof Error) expect.fail(`a follower failed: ${result.code}: ${result.message}`);
+            expect(settled, 'the follower reached the version announced by update()').to.equal('reached');
+            expect(result.version).to.equal(final);
+            expect(content.equals(change.data), 'OUTPUT is the new content').to.equal(true);
           }
           await expectServes(server, change.data);
         } finally {
@@ -834,5 +1154,78 @@ describe('socket transport, hostile peers', function () {
         }
       });
     }
+  });
+
+  describe("a follower's wait between versions, and a server that shuts down", () => {
+    let served: string;
+    let server: Running;
+    beforeEach(async () => {
+      served = join(dir, 'served.bin');
+      await writeFile(served, newData);
+      server = await startServer({ files: served });
+    });
+    afterEach(async () => {
+      await server.close();
+    });
+
+    /** A follower of `server`, with the versions it has synced and a way to wait for one. */
+    function follow(output: string, extra: SocketSyncOptions = {}): { done: Promise<SocketSyncResult>; versions: number[]; reached(version: number): Promise<void>; stop(): void } {
+      const controller = new AbortController();
+      const versions: number[] = [];
+      let wake = (): void => {};
+      const done = syncOverStream(connect(server.port, '127.0.0.1'), clientOptions(output, {
+        follow: true,
+        signal: controller.signal,
+        onSynced: (r) => {
+          versions.push(r.version);
+          wake();
+        },
+        ...extra,
+      }));
+      done.catch(() => {});
+      return {
+        done,
+        versions,
+        async reached(version) {
+          while (!versions.includes(version)) {
+            await Promise.race([new Promise<void>((resolve) => (wake = resolve)), done.then(() => {
+              throw new Error(`the follower ended before version ${version}`);
+            })]);
+          }
+        },
+        stop: () => controller.abort(),
+      };
+    }
+
+    it('a follower that has synced is not timed out while the server is silent between versions (longer than idleTimeoutMs), and gets the next version pushed', async () => {
+      const output = join(dir, 'follower.bin');
+      await checks.oldOutput(output);
+      const f = follow(output, { idleTimeoutMs: 150 });
+      await f.reached(1);
+      // Several idleTimeoutMs of silence: nothing is owed to a follower between versions.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      const v2 = Buffer.from(newData);
+      v2.write('version two', 123_456);
+      await writeFile(served, v2);
+      expect(await server.sync.update()).to.equal(2);
+      await f.reached(2);
+      f.stop();
+      const result = await f.done;
+      expect(result.version).to.equal(2);
+      await checks.expectNew(output, v2);
+      expect(server.errors).to.have.length(0);
+    });
+
+    it('server.close() while a follower waits for versions: the follower rejects with ERR_ZSYNC_SERVER_CLOSING (it does not resolve as if the session had ended normally)', async () => {
+      const output = join(dir, 'follower.bin');
+      await checks.oldOutput(output);
+      const f = follow(output);
+      await f.reached(1);
+      await server.sync.close();
+      const err = await rejection(f.done);
+      expect(err.code, err.message).to.equal('ERR_ZSYNC_SERVER_CLOSING');
+      expect(err).to.be.instanceOf(PeerError);
+      await checks.expectNew(output);
+    });
   });
 });

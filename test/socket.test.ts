@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { once, setMaxListeners } from 'node:events';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import tls from 'node:tls';
@@ -146,6 +146,25 @@ describe('sync over a socket', function () {
     expect((await readFile(join(dir, 'two.out'))).equals(two)).to.equal(true);
   });
 
+  it('serves two files of the same base name under the names given ({ one: a/x.bin, two: b/x.bin }), each its own bytes', async () => {
+    const one = makePair(15, 50_000).newData;
+    const two = makePair(16, 60_000).newData;
+    await mkdir(join(dir, 'a'));
+    await mkdir(join(dir, 'b'));
+    await writeFile(join(dir, 'a', 'x.bin'), one);
+    await writeFile(join(dir, 'b', 'x.bin'), two);
+    const server = await startSocketServer({ files: { one: join(dir, 'a', 'x.bin'), two: join(dir, 'b', 'x.bin') } });
+    try {
+      expect(server.sync.names).to.deep.equal(['one', 'two']);
+      await syncFrom(server.port, { name: 'one', output: join(dir, 'one.out') });
+      await syncFrom(server.port, { name: 'two', output: join(dir, 'two.out') });
+    } finally {
+      await server.close();
+    }
+    expect((await readFile(join(dir, 'one.out'))).equals(one)).to.equal(true);
+    expect((await readFile(join(dir, 'two.out'))).equals(two)).to.equal(true);
+  });
+
   it('names the output after the control data\'s Filename when none is given', async () => {
     const data = makePair(10, 40_000).newData;
     await writeFile(join(dir, 'release.img'), data);
@@ -161,7 +180,7 @@ describe('sync over a socket', function () {
   });
 
   describe('20 clients with the same old copy, then a pushed update', () => {
-    it('all end byte-identical, the file is read about once, and update() brings every follower to version 2', async () => {
+    it('all end byte-identical, the file is read about once (for version 1, and again for version 2), and update() brings every follower to version 2', async () => {
       const CLIENTS = 20;
       const pair = makePair(31, 2_000_000);
       const v2 = Buffer.from(pair.newData);
@@ -208,6 +227,14 @@ describe('sync over a socket', function () {
           // The current output (version 1) was the seed: only the changed block came over.
           expect(second.bytesFetched).to.be.at.most(2 * 2048);
         }
+        // Version 2 too is read about once for all 20 followers, not once each.
+        const fetched2 = seen.map((list) => list.find((r) => r.version === 2)!.bytesFetched);
+        expect(new Set(fetched2).size, 'every client fetched the same bytes of version 2').to.equal(1);
+        const union2 = fetched2[0]!;
+        expect(union2).to.be.greaterThan(0);
+        const v2Stats = server.sync.stats;
+        expect(v2Stats.bytesAsked - v1Stats.bytesAsked).to.equal(union2 * CLIENTS);
+        expect(v2Stats.bytesRead - v1Stats.bytesRead, 'bytes read from the file for version 2').to.be.at.most(1.1 * union2);
         stop.abort();
         const results = await Promise.all(clients);
         expect(results.map((r) => r.version)).to.deep.equal(Array(CLIENTS).fill(2));

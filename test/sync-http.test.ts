@@ -10,6 +10,7 @@ import { expect } from 'chai';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ZsyncError } from '../lib/errors.js';
 import { defaultOutputName } from '../lib/sync/output-name.js';
 import { zsync, type ZsyncOptions, type ZsyncResult } from '../lib/zsync.js';
 import { startFaultServer, type FaultMode, type FaultServer } from './support/fault-server.js';
@@ -260,6 +261,34 @@ describe('zsync() control files: mirrors, relative URLs, -k, auth, Filename, has
     await zsync(join(folder, 'new.bin.zsync'), { output: out });
     await expectNew(out);
     expect(fs.requests()).to.equal(0);
+  });
+
+  describe('a local .zsync whose URL line does not parse as a URL (URL: http://[bad)', () => {
+    let local: string;
+    beforeEach(async () => {
+      local = join(work, 'bad-url.zsync');
+      await editHeader(join(dir, 'new.bin.zsync'), setUrls(['http://[bad']), local);
+    });
+
+    it('syncs when the seeds hold every block: the URL is never needed (fetched 0)', async () => {
+      const seed = join(work, 'seed.bin');
+      await writeFile(seed, NEW);
+      const out = join(work, 'out.bin');
+      const r = await zsync(local, { output: out, seeds: [seed] });
+      await expectNew(out);
+      expect(r.bytesFetched).to.equal(0);
+      expect(fs.requests()).to.equal(0);
+    });
+
+    it('with blocks missing, rejects with a typed ZsyncError ERR_ZSYNC_NO_URL (not a TypeError), leaving OUTPUT untouched', async () => {
+      const out = join(work, 'out.bin');
+      await oldOutput(out);
+      const err = await rejection(zsync(local, { output: out }));
+      expect(err).to.be.instanceOf(ZsyncError);
+      expect(err).to.not.be.instanceOf(TypeError);
+      expect(err.code, err.message).to.equal('ERR_ZSYNC_NO_URL');
+      await expectUntouched(out);
+    });
   });
 
   it('keeps the .zsync (-k) and next time asks only whether it changed (304)', async () => {

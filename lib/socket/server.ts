@@ -277,7 +277,10 @@ export class SyncServer extends EventEmitter {
   private async answer(session: Session, payload: Buffer): Promise<void> {
     const f = session.file!;
     const v = f.current!;
-    const want = parseWant(payload, v.checksums.params.length);
+    // A WANT of an older version is answered "stale", whatever its ranges: that
+    // version's length may differ from the current one's (a file that shrank).
+    const current = payload.length >= 8 && payload.readUInt32BE(4) === v.id;
+    const want = parseWant(payload, current ? v.checksums.params.length : Number.MAX_SAFE_INTEGER);
     if (want.ranges.length > rangesPerWant(this.maxFrameBytes)) throw new ProtocolError('too many ranges in one WANT');
     if (want.version !== v.id) {
       await session.sender.send(FrameType.ERROR, errorPayload(want.request, new StaleVersionError(want.version).code, `version ${want.version} is no longer served; version ${v.id} follows`));
