@@ -4,7 +4,7 @@
  * and exports `run(argv)`, resolving to the process exit code.
  */
 import { readFileSync } from 'node:fs';
-import { ZsyncError } from './errors.js';
+import { printable, ZsyncError } from './errors.js';
 
 interface Command {
   summary: string;
@@ -59,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(rest);
   } catch (err) {
     const code = err instanceof ZsyncError ? ` [${err.code}]` : '';
-    process.stderr.write(`zsync-streams ${name}: ${(err as Error).message}${code}\n`);
+    process.stderr.write(`zsync-streams ${name}: ${printable((err as Error).message)}${code}\n`);
     return err instanceof ZsyncError && err.code === 'ERR_ZSYNC_INVALID_ARGUMENT' ? 2 : 1;
   }
 }

@@ -52,3 +52,20 @@ export class OutOfRangeError extends ZsyncError {
     super('ERR_ZSYNC_OUT_OF_RANGE', message);
   }
 }
+
+/** An optional positive integer option: `fallback` when absent, InvalidArgumentError when not a positive safe integer. */
+export function positiveOption(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+/**
+ * `text` with control characters (C0, C1, line separators) replaced by U+FFFD:
+ * for words that came from a peer or a file and go to a terminal or a log,
+ * where an escape sequence could rewrite the screen.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '\ufffd');
+}

@@ -5,7 +5,7 @@
  * its file once per client instead of once, or followers would miss versions.
  */
 import { expect } from 'chai';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { once, setMaxListeners } from 'node:events';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect, type AddressInfo, type Server } from 'node:net';
@@ -285,6 +285,34 @@ describe('sync over a socket', function () {
       await ca!.remove();
     }
     expect((await readFile(join(dir, 'out.bin'))).equals(pair.newData)).to.equal(true);
+  });
+
+  describe('a client waiting while the server computes a version', () => {
+    // A client that connects before the first checksums are done waits on the
+    // server; only the PINGs tell it the server is alive and working.
+    async function connectEarly(pingMs: number): Promise<SocketSyncResult> {
+      const big = join(dir, 'big.bin');
+      await writeFile(big, randomBytes(64 << 20));
+      const sync = createSyncServer({ files: big, pingMs });
+      const server = createServer(sync.handle).listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      try {
+        return await syncFrom((server.address() as AddressInfo).port, { output: join(dir, 'big.out'), idleTimeoutMs: 100 });
+      } finally {
+        await sync.close();
+        server.close();
+      }
+    }
+
+    it('is kept alive by PINGs (every pingMs) past its idleTimeoutMs, and completes', async () => {
+      const result = await connectEarly(20);
+      expect(result.bytesFetched).to.equal(64 << 20);
+    });
+
+    it('without PINGs in time it gives up with ERR_ZSYNC_TIMEOUT (so the test above can fail)', async () => {
+      const err = await rejection(connectEarly(60_000));
+      expect(err.code).to.equal('ERR_ZSYNC_TIMEOUT');
+    });
   });
 
   it('a follower that aborts between versions resolves with its last result', async () => {

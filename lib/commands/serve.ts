@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { unwatchFile, watchFile } from 'node:fs';
 import { stat as statAsync } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, printable } from '../errors.js';
 import { createRangeServer } from '../transport/range-server.js';
 import { integerOption, parseCommandLine } from './args.js';
 
@@ -60,9 +60,8 @@ async function serveSocket(files: string[], port: number, host: string, pollMs: 
   // Loaded here: the HTTP form does not need zsyncmake and the socket code.
   const { createSyncServer } = await import('../socket/server.js');
   const sync = createSyncServer({ files, maxBytes: Math.max(1, cacheMb) * 1024 * 1024 });
-  sync.on('session-error', (err: Error & { code?: string }) => process.stderr.write(`client dropped: ${err.message}${err.code ? ` [${err.code}]` : ''}\n`));
+  sync.on('session-error', (err: Error & { code?: string }) => process.stderr.write(`client dropped: ${printable(err.message)}${err.code ? ` [${err.code}]` : ''}\n`));
   sync.on('version', ({ name, version }: { name: string; version: number }) => process.stdout.write(`${name}: version ${version}\n`));
-  sync.on('update-error', (err: Error) => process.stderr.write(`update failed: ${err.message}\n`));
   await sync.ready;
   const server = createServer(sync.handle);
   server.listen(port, host);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, printable } from '../errors.js';
 import { ControlFileUnavailableError } from '../sync/errors.js';
 import { zsync, type ZsyncOptions, type ZsyncProgress, type ZsyncResult } from '../zsync.js';
 import { integerOption, parseCommandLine } from './args.js';
@@ -103,8 +103,8 @@ export async function run(argv: string[]): Promise<number> {
   };
   const failed = (err: unknown): number => {
     bar?.stop();
-    if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: { code: (err as { code?: string }).code, message: redact((err as Error).message) } })}\n`);
-    process.stderr.write(`zsync-streams sync: ${redact(describeError(err))}\n`);
+    if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: { code: (err as { code?: string }).code, message: printable(redact((err as Error).message)) } })}\n`);
+    process.stderr.write(`zsync-streams sync: ${printable(redact(describeError(err)))}\n`);
     return exitCodeFor(err);
   };
   if (/^tcp:\/\//i.test(positionals[0]!)) {

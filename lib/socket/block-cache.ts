@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { strongHasher } from '../checksums/strong.js';
 import type { BlockChecksums } from '../engine/block-checksums.js';
-import { InvalidArgumentError, ZsyncError } from '../errors.js';
+import { positiveOption, ZsyncError } from '../errors.js';
 
 /** One version of a served file: its bytes are read from `path` and must match `checksums`. */
 export interface ServedVersion {
@@ -61,9 +61,9 @@ export class BlockCache {
   private readonly waiting: Array<() => void> = [];
 
   constructor(options: BlockCacheOptions = {}) {
-    this.maxBytes = bound('maxBytes', options.maxBytes, 32 << 20);
-    this.maxReadBytes = bound('maxReadBytes', options.maxReadBytes, 1 << 20);
-    this.maxConcurrentReads = bound('maxConcurrentReads', options.maxConcurrentReads, 4);
+    this.maxBytes = positiveOption('maxBytes', options.maxBytes, 32 << 20);
+    this.maxReadBytes = positiveOption('maxReadBytes', options.maxReadBytes, 1 << 20);
+    this.maxConcurrentReads = positiveOption('maxConcurrentReads', options.maxConcurrentReads, 4);
   }
 
   /** Blocks `first` to `last` (inclusive) of `version`, in order; the last block of the file is short. */
@@ -197,11 +197,6 @@ export class BlockCache {
   }
 }
 
-function bound(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got ${value}`);
-  return value;
-}
 
 function keyOf(version: ServedVersion, block: number): string {
   return `${version.key}:${block}`;

@@ -5,13 +5,14 @@ import type { ByteRange } from '../engine/target-state.js';
 import type { RangeSource } from '../sync/range-source.js';
 import type { FetchStats } from '../transport/range-fetcher.js';
 import { Wanted } from '../transport/range-plan.js';
+import { positiveOption } from '../errors.js';
 import { PeerClosedError, PeerError, ProtocolError, STALE_VERSION, StaleVersionError } from './errors.js';
 import { FrameDecoder } from './frame-decoder.js';
-import { FrameSender } from './frame-sender.js';
+import { closeGracefully, FrameSender } from './frame-sender.js';
 import { errorPayload, FrameType, helloPayload, parseControl, parseData, parseError, parseHello, parseRequest, rangesPerWant, wantPayload, type Frame } from './protocol.js';
 
 export interface ClientSessionOptions {
-  /** Longest frame accepted from the server. Default 4 MiB. */
+  /** Longest frame accepted from the server. Default 4 MiB: any server's, whose DATA and CONTROL pieces are at most 1 MiB. */
   maxFrameBytes?: number;
   /** Longest WANT frame sent. Default 64 KiB (the server's default bound). */
   maxWantBytes?: number;
@@ -30,6 +31,9 @@ export interface ClientSessionOptions {
   /** Bounds on the control data (passed to the parser). */
   controlLimits?: ControlFileParserOptions;
 }
+
+/** A WANT frame holds one range at least. */
+const MIN_WANT_BYTES = 64;
 
 /** A version of the file as the server announced it. */
 export interface AnnouncedVersion {
@@ -60,6 +64,10 @@ export class ClientSession {
   private readonly controlLimits: ControlFileParserOptions;
   private readonly maxWantBytes: number;
   private readonly idleMs: number;
+  private readonly helloMs: number;
+  private readonly stallMs: number;
+  /** Set while DATA is being delivered: the output's slowness is not the server's silence. */
+  private delivering = false;
   private watchdog: NodeJS.Timeout | undefined;
   /** Set while the caller waits for a version it expects soon (a one-shot sync, a restart after a stale one). */
   private expecting = false;
@@ -73,14 +81,16 @@ export class ClientSession {
   private error?: Error;
 
   constructor(private readonly stream: Duplex, options: ClientSessionOptions = {}) {
-    this.sender = new FrameSender(stream, options.stallTimeoutMs ?? 30_000);
+    this.stallMs = positiveOption('stallTimeoutMs', options.stallTimeoutMs, 30_000);
+    this.sender = new FrameSender(stream, this.stallMs);
     this.controlLimits = options.controlLimits ?? {};
-    this.maxWantBytes = options.maxWantBytes ?? 64 << 10;
-    this.idleMs = options.idleTimeoutMs ?? 30_000;
+    this.maxWantBytes = Math.max(MIN_WANT_BYTES, positiveOption('maxWantBytes', options.maxWantBytes, 64 << 10));
+    this.idleMs = positiveOption('idleTimeoutMs', options.idleTimeoutMs, 30_000);
+    this.helloMs = positiveOption('helloTimeoutMs', options.helloTimeoutMs, 30_000);
     (stream as { setKeepAlive?: (on: boolean, delayMs: number) => void }).setKeepAlive?.(true, 30_000);
     this.decoder = new FrameDecoder({
-      maxFrameBytes: options.maxFrameBytes ?? 4 << 20,
-      accept: [FrameType.HELLO, FrameType.CONTROL, FrameType.DATA, FrameType.DONE, FrameType.ERROR],
+      maxFrameBytes: positiveOption('maxFrameBytes', options.maxFrameBytes, 4 << 20),
+      accept: [FrameType.HELLO, FrameType.CONTROL, FrameType.DATA, FrameType.DONE, FrameType.ERROR, FrameType.PING],
       highWaterMark: 1,
     });
     // A reset or close is the server leaving (PeerClosedError), or a truncated frame if it left inside one.
@@ -94,11 +104,13 @@ export class ClientSession {
   }
 
   /** Says HELLO, asking for the file `name` ('' for the server's default), and waits for the answer. */
-  async hello(name: string, timeoutMs = 30_000): Promise<void> {
+  async hello(name: string): Promise<void> {
     const answered = new Promise<void>((resolve, reject) => {
       this.helloDone = { resolve, reject };
     });
-    const timer = setTimeout(() => this.abort(new ProtocolError(`no HELLO from the server within ${timeoutMs} ms`, 'ERR_ZSYNC_TIMEOUT')), timeoutMs);
+    // Rejected by finish() even when the send below fails first and nobody awaits it.
+    answered.catch(() => {});
+    const timer = setTimeout(() => this.abort(new ProtocolError(`no HELLO from the server within ${this.helloMs} ms`, 'ERR_ZSYNC_TIMEOUT')), this.helloMs);
     try {
       await this.sender.send(FrameType.HELLO, helloPayload(name));
       await answered;
@@ -170,7 +182,7 @@ export class ClientSession {
     }
     this.ended = true;
     clearTimeout(this.watchdog);
-    this.stream.end();
+    closeGracefully(this.stream, this.stallMs);
     this.stream.unpipe(this.decoder);
     this.decoder.destroy();
   }
@@ -219,11 +231,14 @@ export class ClientSession {
         // Only what was asked for goes on: a server sending anything else is ignored, not trusted.
         for (const piece of r.wanted.take(offset, offset + data.length)) {
           r.stats.payloadBytes += piece.end - piece.start;
+          this.delivering = true;
           try {
             await r.deliver({ offset: piece.start, data: data.subarray(piece.start - offset, piece.end - offset) });
           } catch (err) {
             r.failed = err as Error;
             return;
+          } finally {
+            this.delivering = false;
           }
         }
         return;
@@ -247,6 +262,11 @@ export class ClientSession {
         r.reject(e.code === STALE_VERSION ? new StaleVersionError(r.version) : new PeerError(e.code, e.message, false));
         return;
       }
+      case FrameType.PING: {
+        // Only its arrival matters: the loop rearms the idle clock after every frame.
+        if (frame.payload.length !== 0) throw new ProtocolError('PING with a payload');
+        return;
+      }
       default:
         throw new ProtocolError(`unexpected frame type ${frame.type}`);
     }
@@ -264,7 +284,7 @@ export class ClientSession {
   private rearm(): void {
     clearTimeout(this.watchdog);
     this.watchdog = undefined;
-    if (this.ended || !(this.expecting || this.assembling || this.requests.size > 0)) return;
+    if (this.ended || this.delivering || !(this.expecting || this.assembling || this.requests.size > 0)) return;
     this.watchdog = setTimeout(() => this.abort(new ProtocolError(`the server sent nothing for ${this.idleMs} ms while we waited on it`, 'ERR_ZSYNC_TIMEOUT')), this.idleMs);
   }
 

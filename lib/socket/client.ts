@@ -52,7 +52,7 @@ export async function syncOverStream(stream: Duplex, options: SocketSyncOptions 
   signal?.addEventListener('abort', onAbort);
   try {
     if (signal?.aborted) throw new AbortedError(signal.reason);
-    await session.hello(options.name ?? '', options.helloTimeoutMs);
+    await session.hello(options.name ?? '');
     let stale = 0;
     for (;;) {
       // A one-shot sync, a follower's first version and a restart after a stale one are owed to us.

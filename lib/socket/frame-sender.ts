@@ -69,3 +69,23 @@ export class FrameSender {
     });
   }
 }
+
+/** Grace for a peer to read our last frame and close its side, before we close ours. */
+const CLOSE_GRACE_MS = 2000;
+
+/**
+ * Ends our side. The peer gets `CLOSE_GRACE_MS` after our last byte is written
+ * to close its own side (a half-open peer is cut off then), and at most
+ * `stallMs` to read what is still queued.
+ */
+export function closeGracefully(stream: Duplex, stallMs: number): void {
+  const cut = (): void => {
+    stream.destroy();
+  };
+  const late = setTimeout(cut, stallMs + CLOSE_GRACE_MS).unref();
+  stream.once('finish', () => {
+    clearTimeout(late);
+    setTimeout(cut, CLOSE_GRACE_MS).unref();
+  });
+  stream.end();
+}

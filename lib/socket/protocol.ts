@@ -8,6 +8,7 @@
  * Offsets and range ends are u64 big-endian (below 2^53). See the README's
  * "Sync over a socket" for the exchange.
  */
+import { printable } from '../errors.js';
 import { ProtocolError } from './errors.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -29,8 +30,13 @@ export const FrameType = {
   ERROR: 6,
   /** Client: it is leaving; the server closes the session. */
   BYE: 7,
+  /** Server, empty: still here (a version the client waits for is being computed). */
+  PING: 8,
 } as const;
 export type FrameTypeCode = (typeof FrameType)[keyof typeof FrameType];
+
+/** Largest file data in one DATA frame, and .zsync bytes in one CONTROL frame, a server sends: 1 MiB. */
+export const MAX_CHUNK_BYTES = 1 << 20;
 
 export interface Frame {
   type: FrameTypeCode;
@@ -166,11 +172,6 @@ export function parseError(p: Buffer): { request: number; code: string; message:
   };
 }
 
-/** `text` with control characters replaced by U+FFFD. */
-export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '\ufffd');
-}
 
 function readOffset(p: Buffer, at: number): number {
   const v = p.readBigUInt64BE(at);

@@ -10,13 +10,13 @@ import type { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseControlFileBuffer } from '../control-file/parser.js';
-import { InvalidArgumentError, ZsyncError } from '../errors.js';
+import { InvalidArgumentError, positiveOption, printable, ZsyncError } from '../errors.js';
 import { zsyncmake } from '../zsyncmake.js';
 import { BlockCache, FileChangedError, type BlockCacheOptions, type BlockCacheStats, type ServedVersion } from './block-cache.js';
 import { PeerClosedError, ProtocolError, StaleVersionError } from './errors.js';
 import { FrameDecoder } from './frame-decoder.js';
-import { FrameSender } from './frame-sender.js';
-import { controlHead, dataHead, errorPayload, frame, FrameType, helloPayload, parseHello, parseWant, rangesPerWant, requestPayload, type Frame } from './protocol.js';
+import { closeGracefully, FrameSender } from './frame-sender.js';
+import { MAX_CHUNK_BYTES, controlHead, dataHead, errorPayload, frame, FrameType, helloPayload, parseHello, parseWant, rangesPerWant, requestPayload, type Frame } from './protocol.js';
 
 export interface SyncServerOptions extends BlockCacheOptions {
   /** The file(s) served: a path, paths (named by their base names) or { name: path }. The first is the default. */
@@ -35,6 +35,8 @@ export interface SyncServerOptions extends BlockCacheOptions {
   helloTimeoutMs?: number;
   /** Clients connected at once at most; more are refused with an ERROR. Default 10 000. */
   maxClients?: number;
+  /** A client waiting for a version being computed is PINGed this often. Default 5000 ms (below clients' 30 s idle timeout). */
+  pingMs?: number;
 }
 
 export interface SyncServerStats extends BlockCacheStats {
@@ -78,8 +80,6 @@ interface Session {
 
 let versionKeys = 0;
 
-/** Largest `chunkBytes`: 1 MiB. */
-export const MAX_CHUNK_BYTES = 1 << 20;
 
 /** Returned by createSyncServer(): hand it every connection (`handle`), push with `update()`. */
 export class SyncServer extends EventEmitter {
@@ -95,22 +95,25 @@ export class SyncServer extends EventEmitter {
   private readonly stallMs: number;
   private readonly helloMs: number;
   private readonly maxClients: number;
+  private readonly pingMs: number;
   private closed = false;
 
   constructor(private readonly options: SyncServerOptions) {
     super();
-    this.chunkBytes = positive('chunkBytes', options.chunkBytes, 64 << 10);
+    this.chunkBytes = positiveOption('chunkBytes', options.chunkBytes, 64 << 10);
     // A DATA frame must fit the clients' default frame bound (4 MiB) with room to spare.
     if (this.chunkBytes > MAX_CHUNK_BYTES) throw new InvalidArgumentError(`chunkBytes is at most ${MAX_CHUNK_BYTES}, got ${this.chunkBytes}`);
-    this.controlPieceBytes = positive('controlPieceBytes', options.controlPieceBytes, 64 << 10);
-    this.maxFrameBytes = Math.max(64, positive('maxFrameBytes', options.maxFrameBytes, 64 << 10));
-    this.stallMs = positive('stallTimeoutMs', options.stallTimeoutMs, 30_000);
-    this.helloMs = positive('helloTimeoutMs', options.helloTimeoutMs, 10_000);
-    this.maxClients = positive('maxClients', options.maxClients, 10_000);
+    this.controlPieceBytes = positiveOption('controlPieceBytes', options.controlPieceBytes, 64 << 10);
+    if (this.controlPieceBytes > MAX_CHUNK_BYTES) throw new InvalidArgumentError(`controlPieceBytes is at most ${MAX_CHUNK_BYTES}, got ${this.controlPieceBytes}`);
+    this.maxFrameBytes = Math.max(64, positiveOption('maxFrameBytes', options.maxFrameBytes, 64 << 10));
+    this.stallMs = positiveOption('stallTimeoutMs', options.stallTimeoutMs, 30_000);
+    this.helloMs = positiveOption('helloTimeoutMs', options.helloTimeoutMs, 10_000);
+    this.maxClients = positiveOption('maxClients', options.maxClients, 10_000);
+    this.pingMs = positiveOption('pingMs', options.pingMs, 5000);
     this.cache = new BlockCache({
-      maxBytes: positive('maxBytes', options.maxBytes, 32 << 20),
-      maxReadBytes: positive('maxReadBytes', options.maxReadBytes, 1 << 20),
-      maxConcurrentReads: positive('maxConcurrentReads', options.maxConcurrentReads, 4),
+      maxBytes: positiveOption('maxBytes', options.maxBytes, 32 << 20),
+      maxReadBytes: positiveOption('maxReadBytes', options.maxReadBytes, 1 << 20),
+      maxConcurrentReads: positiveOption('maxConcurrentReads', options.maxConcurrentReads, 4),
     });
     for (const [name, path] of namedFiles(options.files)) this.files.set(name, { name, path: resolve(path), sessions: new Set() });
     if (this.files.size === 0) throw new InvalidArgumentError('createSyncServer needs at least one file');
@@ -159,7 +162,7 @@ export class SyncServer extends EventEmitter {
   async close(): Promise<void> {
     this.closed = true;
     // Said, not just hung up: a follower must not take a server going away for a normal end.
-    for (const s of this.sessions) sayLast(s.stream, 'ERR_ZSYNC_SERVER_CLOSING', 'the server is shutting down');
+    for (const s of this.sessions) sayLast(s.stream, 'ERR_ZSYNC_SERVER_CLOSING', 'the server is shutting down', this.stallMs);
     await this.ready.catch(() => {});
   }
 
@@ -213,7 +216,7 @@ export class SyncServer extends EventEmitter {
     const session: Session = { stream, sender: new FrameSender(stream, this.stallMs) };
     stream.on('error', () => {}); // reported through the frame loop below
     if (this.closed || this.sessions.size >= this.maxClients) {
-      sayLast(stream, 'ERR_ZSYNC_BUSY', this.closed ? 'the server is closing' : 'too many clients');
+      sayLast(stream, 'ERR_ZSYNC_BUSY', this.closed ? 'the server is closing' : 'too many clients', this.stallMs);
       return;
     }
     this.sessions.add(session);
@@ -240,7 +243,7 @@ export class SyncServer extends EventEmitter {
           throw new ProtocolError('HELLO sent twice');
         }
       }
-      closeGracefully(stream);
+      closeGracefully(stream, this.stallMs);
     } catch (err) {
       this.fail(session, err);
     } finally {
@@ -255,9 +258,9 @@ export class SyncServer extends EventEmitter {
 
   private async welcome(session: Session, name: string): Promise<void> {
     const f = name === '' ? this.files.values().next().value : this.files.get(name);
-    if (!f) throw new ZsyncError('ERR_ZSYNC_NO_SUCH_FILE', `no file named ${JSON.stringify(name.slice(0, 200))} is served here`);
+    if (!f) throw new ZsyncError('ERR_ZSYNC_NO_SUCH_FILE', `no file named ${printable(JSON.stringify(name.slice(0, 200)))} is served here`);
     await session.sender.send(FrameType.HELLO, helloPayload());
-    const version = f.current ?? (await (f.updating ?? this.refresh(f)));
+    const version = f.current ?? (await this.keepingAlive(session, f.updating ?? this.refresh(f)));
     session.file = f;
     f.sessions.add(session);
     // A version made while we waited was announced to the sessions then; this one is ours.
@@ -312,7 +315,7 @@ export class SyncServer extends EventEmitter {
       // The client now waits for a version, so it gets one even when the
       // content turns out unchanged (a copy of the same bytes in progress).
       await session.sender.send(FrameType.ERROR, errorPayload(want.request, new StaleVersionError(want.version).code, `${f.name} changed on disk`));
-      const next = f.current === v ? await this.refresh(f) : f.current!;
+      const next = f.current === v ? await this.keepingAlive(session, this.refresh(f)) : f.current!;
       if (next === v) await this.sendControl(session, v);
       return;
     }
@@ -320,14 +323,30 @@ export class SyncServer extends EventEmitter {
   }
 
   /** Reports the session's failure once; a client that left (PeerClosedError) has not failed. */
+  /**
+   * Awaits `work` (checksums being computed: seconds for a big file) while
+   * PINGing the client, which has been promised a version and times the
+   * server's silence.
+   */
+  private async keepingAlive<T>(session: Session, work: Promise<T>): Promise<T> {
+    const timer = setInterval(() => void session.sender.send(FrameType.PING).catch(() => {}), this.pingMs);
+    try {
+      return await work;
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
   private fail(session: Session, err: unknown): void {
     if (err instanceof PeerClosedError || session.failed) return;
     session.failed = true;
     this.counts.sessionErrors++;
     const e = err instanceof Error ? err : new Error(String(err));
     this.emit('session-error', e);
-    const code = e instanceof ZsyncError ? e.code : 'ERR_ZSYNC_SERVER';
-    sayLast(session.stream, code, e.message);
+    // Our own errors are worded for the peer; anything else (a file system
+    // error naming our paths) stays in 'session-error'.
+    if (e instanceof ZsyncError) sayLast(session.stream, e.code, e.message, this.stallMs);
+    else sayLast(session.stream, 'ERR_ZSYNC_SERVER', 'the server failed serving this session', this.stallMs);
   }
 }
 
@@ -336,25 +355,16 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
   return new SyncServer(options);
 }
 
-/** Grace for a peer to read our last frame and close its side, before we close ours. */
-const CLOSE_GRACE_MS = 2000;
-
-/** Ends our side; a peer that keeps its side open (half-open) is cut off after a grace. */
-function closeGracefully(stream: Duplex): void {
-  stream.end();
-  setTimeout(() => stream.destroy(), CLOSE_GRACE_MS).unref();
-}
-
 /**
  * A last, fatal ERROR frame, then the end. Written straight to the stream,
  * past the sender's queue: it is small, frames are never left half-written
  * (each send writes a whole frame synchronously), and the peer may be the one
  * not reading.
  */
-function sayLast(stream: Duplex, code: string, message: string): void {
-  if (stream.destroyed) return;
-  if (!stream.writableEnded) for (const b of frame(FrameType.ERROR, errorPayload(0, code, message))) stream.write(b);
-  closeGracefully(stream);
+function sayLast(stream: Duplex, code: string, message: string, stallMs: number): void {
+  if (stream.destroyed || stream.writableEnded) return;
+  for (const b of frame(FrameType.ERROR, errorPayload(0, code, message))) stream.write(b);
+  closeGracefully(stream, stallMs);
 }
 
 function sameContent(a: Version, b: Version): boolean {
@@ -372,9 +382,4 @@ function namedFiles(files: SyncServerOptions['files']): Array<[string, string]> 
   return list;
 }
 
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got ${value}`);
-  return value;
-}
 
