@@ -52,3 +52,10 @@ export class OutOfRangeError extends ZsyncError {
     super('ERR_ZSYNC_OUT_OF_RANGE', message);
   }
 }
+
+/** The caller's AbortSignal fired. */
+export class AbortedError extends ZsyncError {
+  constructor(cause?: unknown) {
+    super('ERR_ZSYNC_ABORTED', 'aborted', { cause });
+  }
+}

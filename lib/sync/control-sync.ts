@@ -19,6 +19,7 @@ import { verifyFileHashes } from './file-digest.js';
 import { PrefixHasher } from './prefix-hasher.js';
 import { writerDeliver, type RangeSource } from './range-source.js';
 import { matchSeed } from './match-seed.js';
+import { matchSeedSplit, SeedScanHelper, splittable } from './split-scan.js';
 
 export interface ControlSyncOptions {
   /** Extra seeds (zsync's -i), read after OUTPUT.part and OUTPUT. */
@@ -30,9 +31,12 @@ export interface ControlSyncOptions {
   signal?: AbortSignal;
   onProgress?: (progress: ZsyncProgress) => void;
   /**
-   * For a target of at least this many bytes, the whole-file hash is computed
-   * by a worker thread while the fetch fills the file in, instead of by a read
-   * of the whole file at the end; Infinity turns it off. Default 16 MiB.
+   * Helper threads, for files of at least this many bytes: a seed this big is
+   * scanned by two threads (split-scan.ts), and for a target this big the
+   * whole-file hash is computed by a worker while the fetch fills the file in,
+   * instead of by a read of the whole file at the end. Both only while the
+   * process has a thread to spare (thread-budget.ts); Infinity turns them off.
+   * Default 16 MiB.
    */
   parallelFrom?: number;
 }
@@ -94,7 +98,6 @@ export class ControlSync extends EventEmitter {
     // Match every seed into a new working file; the old .part is itself a seed, so
     // it is read before it is replaced.
     const state = new TargetState(checksums);
-    const index = new BlockIndex(checksums);
     const seeds = await existingFiles([part, output, ...(o.seeds ?? [])]);
     // A fixed name: a run killed while matching leaves it behind, and the next run
     // (holding the lock) removes it and starts afresh. Removed then created
@@ -110,12 +113,21 @@ export class ControlSync extends EventEmitter {
     let t3 = t1;
     let hasher: PrefixHasher | undefined;
     let early: Promise<void> | undefined;
+    const parallelFrom = o.parallelFrom ?? DEFAULT_SYNC_PARALLEL_FROM;
+    let helper: SeedScanHelper | undefined;
     try {
+      // Started before the main thread builds its index, so that the worker's
+      // start-up (imports, its own index) overlaps that and the truncate.
+      if (seeds.some((s) => s.size >= parallelFrom && splittable(s.size, params))) helper = SeedScanHelper.start(checksums, working);
+      const index = new BlockIndex(checksums);
       await handle.truncate(params.length);
       for (const seed of seeds) {
         if (state.complete) break;
-        reports.push(await this.matchSeed(seed.path, seed.size, index, state, handle));
+        reports.push(await this.matchSeed(seed.path, seed.size, index, state, handle, seed.size >= parallelFrom && splittable(seed.size, params) ? helper : undefined));
       }
+      // Its thread goes back to the budget before the hash worker asks for one.
+      await helper?.close();
+      helper = undefined;
       // No fsync here: a torn .part costs nothing (it is only ever read back as a
       // seed, block by verified block); the one fsync is of the verified result.
       await handle.close();
@@ -126,7 +138,7 @@ export class ControlSync extends EventEmitter {
       // blocks left to write: 0.17 s off the end of a 256 MiB sync.
       early = writeBack(part);
       const fileHashes = fileHashesOf(header);
-      if (params.length >= (o.parallelFrom ?? DEFAULT_SYNC_PARALLEL_FROM) && (fileHashes.sha1 ?? fileHashes.sha256) !== undefined && PrefixHasher.available()) {
+      if (params.length >= parallelFrom && (fileHashes.sha1 ?? fileHashes.sha256) !== undefined && PrefixHasher.available()) {
         hasher = new PrefixHasher(part, fileHashes);
         hasher.follow(state); // the seeds' writes are done: what they found from the start on is final
       }
@@ -155,6 +167,8 @@ export class ControlSync extends EventEmitter {
       }
       t3 = performance.now();
     } catch (err) {
+      // Before the working file goes: once closed, the scan worker writes no more.
+      await helper?.close();
       hasher?.close();
       await early;
       await handle.close().catch(() => {});
@@ -241,11 +255,12 @@ export class ControlSync extends EventEmitter {
     return { stats, bad };
   }
 
-  private async matchSeed(path: string, size: number, index: BlockIndex, state: TargetState, out: FileHandle): Promise<SeedReport> {
-    const report = await matchSeed(path, index, state, out, {
+  private async matchSeed(path: string, size: number, index: BlockIndex, state: TargetState, out: FileHandle, helper: SeedScanHelper | undefined): Promise<SeedReport> {
+    const options = {
       signal: this.syncOptions.signal,
-      onProgress: (done) => this.progress({ phase: 'match', done, total: size, seed: path }),
-    });
+      onProgress: (done: number) => this.progress({ phase: 'match', done, total: size, seed: path }),
+    };
+    const report = helper ? await matchSeedSplit(path, size, index, state, out, helper, options) : await matchSeed(path, index, state, out, options);
     return { path, ...report };
   }
 
