@@ -10,14 +10,15 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileHashesOf } from '../control-file/header.js';
 import type { ControlFile } from '../control-file/parser.js';
 import { BlockIndex } from '../engine/block-index.js';
-import { RemotePatcherStream } from '../engine/remote-patcher-stream.js';
+import { BlockAssembler } from '../engine/block-assembler.js';
+import { writeFully } from '../engine/positional.js';
 import { TargetState } from '../engine/target-state.js';
 import { Wanted } from '../transport/range-plan.js';
 import type { FetchStats } from '../transport/range-fetcher.js';
 import { IncompleteError } from './errors.js';
 import { verifyFileHashes } from './file-digest.js';
 import { PrefixHasher } from './prefix-hasher.js';
-import { writerDeliver, type RangeSource } from './range-source.js';
+import type { RangeSource } from './range-source.js';
 import { matchSeed } from './match-seed.js';
 import { matchSeedSplit, SeedScanHelper, splittable } from './split-scan.js';
 
@@ -218,39 +219,30 @@ export class ControlSync extends EventEmitter {
 
   /** One pass over every missing range; bad blocks stay missing and are returned. */
   private async fetchRound(source: RangeSource, state: TargetState, out: FileHandle, round: number, hasher: PrefixHasher | undefined): Promise<{ stats: FetchStats; bad: Error | undefined }> {
-    const patcher = new RemotePatcherStream(state, out, { onBadBlock: 'skip' });
+    // What RemotePatcherStream does, without a stream: chunks are verified in
+    // place and their whole blocks written at once, each request's chunks
+    // awaited by its own producer (the fetcher's backpressure), with no
+    // objectMode queue between, and no readable-stream to load at start-up.
+    const assembler = new BlockAssembler(state);
     let bad: Error | undefined;
-    patcher.on('bad-block', (err: Error) => {
-      bad = err;
-    });
-    const finished = new Promise<void>((ok, fail) => {
-      patcher.once('finish', ok);
-      patcher.once('error', fail);
-    });
-    // The patcher may fail (a write error) while the fetch runs: the fetch
-    // rejects with that error through deliver; until `finished` is awaited
-    // below, keep its rejection from counting as unhandled.
-    finished.catch(() => {});
     const missing = state.missingRanges();
     const total = missing.reduce((n, r) => n + r.end - r.start, 0);
     // Progress counts the missing bytes only, not the gaps the fetcher merged in.
     const left = new Wanted(missing);
     let done = 0;
-    const deliver = writerDeliver(patcher as unknown as NodeJS.WritableStream);
-    let stats: FetchStats;
-    try {
-      stats = await source.fetch(missing, async (chunk) => {
-        await deliver(chunk);
-        for (const p of left.take(chunk.offset, chunk.offset + chunk.data.length)) done += p.end - p.start;
-        hasher?.follow(state);
-        this.progress({ phase: 'fetch', done, total });
-      }, { attempts: round });
-    } catch (err) {
-      patcher.destroy();
-      throw err;
-    }
-    patcher.end();
-    await finished;
+    const stats = await source.fetch(missing, async (chunk) => {
+      const { runs, bad: refused } = assembler.accept(chunk);
+      // Good blocks are written even when a neighbour was bad: nothing fetched is wasted.
+      // A block is marked present once written (the hasher reads back what is present).
+      for (const run of runs) {
+        await writeFully(out, run.data, run.position);
+        for (const b of run.blocks) state.add(b);
+      }
+      if (refused.length > 0) bad = refused[refused.length - 1];
+      for (const p of left.take(chunk.offset, chunk.offset + chunk.data.length)) done += p.end - p.start;
+      hasher?.follow(state);
+      this.progress({ phase: 'fetch', done, total });
+    }, { attempts: round });
     hasher?.follow(state);
     return { stats, bad };
   }
