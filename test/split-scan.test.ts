@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 import { BlockIndex } from '../lib/engine/block-index.js';
 import { blockSpan } from '../lib/engine/params.js';
 import { TargetState } from '../lib/engine/target-state.js';
-import { acquireHelperThread, maxHelperThreads } from '../lib/parallel/thread-budget.js';
+import { acquireHelperThread, helperThreadAvailable, maxHelperThreads } from '../lib/parallel/thread-budget.js';
 import { blockChecksumsSync } from '../lib/pyzsync-api.js';
 import { matchSeed } from '../lib/sync/match-seed.js';
 import { matchSeedSplit, SeedScanHelper } from '../lib/sync/split-scan.js';
@@ -22,6 +22,15 @@ import { zsync } from '../lib/zsync.js';
 import { startFaultServer, type FaultServer } from './support/fault-server.js';
 import { makePair, outputChecks, rejection, zsyncmake } from './support/sync-fixtures.js';
 import { needTool } from './support/tools.js';
+
+/**
+ * Waits for a free helper thread: a hash worker of an earlier test gives its
+ * slot back only once its thread has exited, and with two cores there is one.
+ */
+async function helperFree(): Promise<void> {
+  for (let i = 0; i < 500 && !helperThreadAvailable(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(helperThreadAvailable(), 'a helper thread is free').to.equal(true);
+}
 
 describe('seed scan over two threads', function () {
   this.timeout(60_000);
@@ -43,6 +52,7 @@ describe('seed scan over two threads', function () {
     await out.truncate(target.length);
     const index = new BlockIndex(sums);
     const state = new TargetState(sums);
+    if (split) await helperFree();
     const helper = split ? SeedScanHelper.start(sums, outPath) : undefined;
     if (split) expect(helper, 'a helper thread is free').to.not.equal(undefined);
     try {
@@ -132,6 +142,7 @@ describe('seed scan over two threads', function () {
       await oldOutput(one);
       await oldOutput(two);
       const r1 = await zsync(fs.url('/new.bin.zsync'), { output: one, parallelFrom: Infinity });
+      await helperFree();
       const r2 = await zsync(fs.url('/new.bin.zsync'), { output: two, parallelFrom: 0 });
       await expectNew(one);
       await expectNew(two);
@@ -151,6 +162,7 @@ describe('seed scan over two threads', function () {
         const work = await workDir();
         const out = join(work, 'out.bin');
         await oldOutput(out);
+        await helperFree();
         const err = await rejection(zsync(fs.url('/new.bin.zsync'), { output: out, parallelFrom: 0 }));
         expect(err).to.have.property('code', 'ERR_ZSYNC_SCAN_WORKER');
         await expectUntouched(out);
