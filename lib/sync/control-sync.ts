@@ -120,7 +120,7 @@ export class ControlSync extends EventEmitter {
       // Started before the main thread builds its index, so that the worker's
       // start-up (imports, its own index) overlaps that and the truncate.
       if (seeds.some((s) => s.size >= parallelFrom && splittable(s.size, params))) helper = SeedScanHelper.start(checksums, working);
-      const index = new BlockIndex(checksums);
+      const index = new BlockIndex(checksums, { singleState: true });
       await handle.truncate(params.length);
       for (const seed of seeds) {
         if (state.complete) break;

@@ -42,7 +42,7 @@ async function handle(msg: Message): Promise<void> {
   if ('init' in msg) {
     const { params, weak, strong } = msg.init;
     const checksums = new BlockChecksums(params, weak, strong);
-    index = new BlockIndex(checksums);
+    index = new BlockIndex(checksums, { singleState: true });
     state = new TargetState(checksums);
     output = openSync(msg.init.output, 'r+');
   } else if ('scan' in msg) {
