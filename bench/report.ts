@@ -219,7 +219,7 @@ export function formatReport(result: BenchResult): string {
   lines.push('wall s: the timed section (ours: inside the child, after imports; zsyncmake: the whole process). proc s: spawn to exit.');
   lines.push('MB/s = bytes / wall s. RSS: peak of the whole process; a node process that only imports the package peaks at ' + `${fixed(meta.baselineRssMB, 1)} MB.`);
   if (http) {
-    lines.push(`sync rows: both programs timed alike, spawn to exit, CPU and RSS by ${meta.rivalMeter === 'time' ? '/usr/bin/time' : meta.rivalMeter === 'python3' ? 'getrusage (python3)' : 'nothing (wall only)'}; MB = new.bin written. Served by ${meta.server ?? 'an HTTP server'} on loopback.`);
+    lines.push(`sync rows: both programs timed alike, spawn to exit, after an untimed \`sync\` (zsync never fsyncs: its dirty pages would slow the next run), CPU and RSS by ${meta.rivalMeter === 'time' ? '/usr/bin/time' : meta.rivalMeter === 'python3' ? 'getrusage (python3)' : 'nothing (wall only)'}; MB = new.bin written. Served by ${meta.server ?? 'an HTTP server'} on loopback.`);
     lines.push("fetched MB: new.bin's content delivered (the range payload); wire MB: all the server sent, headers included; reqs: HTTP requests. Wire and reqs count the .zsync too.");
   }
   if (result.targets.length > 0) {

@@ -167,6 +167,7 @@ function runChild(command: string, args: string[], options: { cwd?: string } = {
 
 /** Runs bench/case.js under plain node and parses the JSON line it prints. */
 async function runCase(args: string[], cpuProf: string | null): Promise<{ report: Record<string, number>; procS: number }> {
+  flushDirtyPages();
   const nodeArgs = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : [];
   const { stdout, procS } = await runChild(process.execPath, [...nodeArgs, CASE_SCRIPT, ...args]);
   const line = stdout.trim().split('\n').pop() ?? '';
@@ -209,9 +210,19 @@ async function runRival(meter: Meter, command: string, args: string[], cwd: stri
 }
 
 /** runRival(), also returning what the program printed. */
+/**
+ * `sync` (the shell command, untimed) before a timed run: zsync never fsyncs,
+ * so the dirty pages of its out.bin (and of ours before it) would otherwise be
+ * written back during the next run, of either tool, and slow it.
+ */
+function flushDirtyPages(): void {
+  spawnSync('sync', [], { stdio: 'ignore' });
+}
+
 async function runMetered(meter: Meter, command: string, args: string[], cwd: string, scratch: string, bytes: number): Promise<{ sample: Sample; stdout: string }> {
   const out = join(scratch, 'rusage.txt');
   let result: ChildResult;
+  flushDirtyPages();
   if (meter.kind === 'time') result = await runChild(meter.path, ['-o', out, '-f', '%e %M %U %S', command, ...args], { cwd });
   else if (meter.kind === 'python3') result = await runChild(meter.path, ['-c', PY_RUSAGE, out, command, ...args], { cwd });
   else result = await runChild(command, args, { cwd });

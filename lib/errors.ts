@@ -69,3 +69,10 @@ export function printable(text: string): string {
   // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '\ufffd');
 }
+
+/** The caller's AbortSignal fired. */
+export class AbortedError extends ZsyncError {
+  constructor(cause?: unknown) {
+    super('ERR_ZSYNC_ABORTED', 'aborted', { cause });
+  }
+}

@@ -4,7 +4,7 @@
  * streams here (see parse-stream.ts); nothing is allocated from a header value
  * before the data proves it: the record arrays grow with the records received.
  */
-import { BufferList } from 'bl';
+import { ByteQueue } from '../engine/byte-queue.js';
 import { BlockChecksums } from '../engine/block-checksums.js';
 import { blockCountOf } from '../engine/params.js';
 import { ControlFileError, ControlFileLimitError } from './errors.js';
@@ -63,7 +63,7 @@ export class ControlFileParser {
   private readonly limits: Required<ControlFileParserOptions>;
   private readonly lines: HeaderParser;
   /** Unconsumed bytes: a header line in progress, or part of one record. */
-  private readonly queue = new BufferList();
+  private readonly queue = new ByteQueue();
   private phase: Phase = 'header';
   /** File offset of the queue's first byte. */
   private consumed = 0;

@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '../errors.js';
 import type { BlockChecksums } from './block-checksums.js';
 import type { TargetState } from './target-state.js';
 
@@ -74,8 +75,12 @@ export class BlockIndex {
   /** The lookup key of each entry, beside it: the hot loop rejects a filter false positive without a call. */
   readonly keys: Int32Array;
   private readonly lookups = new WeakMap<TargetState, BucketLookup>();
+  /** See BlockIndexOptions.singleState: the state that took the buckets themselves. */
+  private owner: TargetState | undefined;
+  private readonly singleState: boolean;
 
-  constructor(checksums: BlockChecksums) {
+  constructor(checksums: BlockChecksums, options: BlockIndexOptions = {}) {
+    this.singleState = options.singleState ?? false;
     this.checksums = checksums;
     const { weak, blockCount } = checksums;
     const pairs = checksums.params.seqMatches === 2;
@@ -95,18 +100,19 @@ export class BlockIndex {
     this.entries = new Int32Array(indexed);
     this.keys = new Int32Array(indexed);
 
-    const keys = new Int32Array(indexed);
     for (let id = 0; id < indexed; id++) {
       const key = lookupKey(weak[id]!, pairs ? weak[id + 1]! : 0);
-      keys[id] = key;
       this.filter[key >>> this.filterShift]! |= filterMask(key);
       this.bucketStart[(key >>> this.tableShift) + 1]!++;
     }
     for (let b = 0; b < tableSize; b++) this.bucketStart[b + 1]! += this.bucketStart[b]!;
     this.bucketEnd.set(this.bucketStart.subarray(0, tableSize));
+    // The keys computed again rather than kept from the first pass: a
+    // temporary array of one key per block cost 1 MB of peak memory per GiB.
     for (let id = 0; id < indexed; id++) {
-      const b = keys[id]! >>> this.tableShift;
-      this.keys[this.bucketEnd[b]!] = keys[id]!;
+      const key = lookupKey(weak[id]!, pairs ? weak[id + 1]! : 0);
+      const b = key >>> this.tableShift;
+      this.keys[this.bucketEnd[b]!] = key;
       this.entries[this.bucketEnd[b]!++] = id;
     }
   }
@@ -115,17 +121,30 @@ export class BlockIndex {
   lookupFor(state: TargetState): BucketLookup {
     let lookup = this.lookups.get(state);
     if (!lookup) {
+      if (this.singleState && this.owner !== undefined) throw new InvalidArgumentError('this BlockIndex serves a single target state, and already has one');
+      // A single-state index hands over its own buckets: no copy (3 arrays of one entry per block).
+      const own = this.singleState;
+      if (own) this.owner = state;
       lookup = {
         filter: this.filter,
         filterShift: this.filterShift,
         tableShift: this.tableShift,
         bucketStart: this.bucketStart,
-        bucketEnd: this.bucketEnd.slice(),
-        entries: this.entries.slice(),
-        keys: this.keys.slice(),
+        bucketEnd: own ? this.bucketEnd : this.bucketEnd.slice(),
+        entries: own ? this.entries : this.entries.slice(),
+        keys: own ? this.keys : this.keys.slice(),
       };
       this.lookups.set(state, lookup);
     }
     return lookup;
   }
+}
+
+export interface BlockIndexOptions {
+  /**
+   * The index will serve one target state only (a sync's): its first
+   * lookupFor() takes the index's own buckets, pruned in place from then on,
+   * instead of a copy of them, and a second state is refused. Default false.
+   */
+  singleState?: boolean;
 }

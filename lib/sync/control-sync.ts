@@ -10,15 +10,17 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileHashesOf } from '../control-file/header.js';
 import type { ControlFile } from '../control-file/parser.js';
 import { BlockIndex } from '../engine/block-index.js';
-import { RemotePatcherStream } from '../engine/remote-patcher-stream.js';
+import { BlockAssembler } from '../engine/block-assembler.js';
+import { writeFully } from '../engine/positional.js';
 import { TargetState } from '../engine/target-state.js';
 import { Wanted } from '../transport/range-plan.js';
 import type { FetchStats } from '../transport/range-fetcher.js';
 import { IncompleteError } from './errors.js';
 import { verifyFileHashes } from './file-digest.js';
 import { PrefixHasher } from './prefix-hasher.js';
-import { writerDeliver, type RangeSource } from './range-source.js';
+import type { RangeSource } from './range-source.js';
 import { matchSeed } from './match-seed.js';
+import { matchSeedSplit, SeedScanHelper, splittable } from './split-scan.js';
 
 export interface ControlSyncOptions {
   /** Extra seeds (zsync's -i), read after OUTPUT.part and OUTPUT. */
@@ -30,9 +32,12 @@ export interface ControlSyncOptions {
   signal?: AbortSignal;
   onProgress?: (progress: ZsyncProgress) => void;
   /**
-   * For a target of at least this many bytes, the whole-file hash is computed
-   * by a worker thread while the fetch fills the file in, instead of by a read
-   * of the whole file at the end; Infinity turns it off. Default 16 MiB.
+   * Helper threads, for files of at least this many bytes: a seed this big is
+   * scanned by two threads (split-scan.ts), and for a target this big the
+   * whole-file hash is computed by a worker while the fetch fills the file in,
+   * instead of by a read of the whole file at the end. Both only while the
+   * process has a thread to spare (thread-budget.ts); Infinity turns them off.
+   * Default 16 MiB.
    */
   parallelFrom?: number;
 }
@@ -94,7 +99,6 @@ export class ControlSync extends EventEmitter {
     // Match every seed into a new working file; the old .part is itself a seed, so
     // it is read before it is replaced.
     const state = new TargetState(checksums);
-    const index = new BlockIndex(checksums);
     const seeds = await existingFiles([part, output, ...(o.seeds ?? [])]);
     // A fixed name: a run killed while matching leaves it behind, and the next run
     // (holding the lock) removes it and starts afresh. Removed then created
@@ -110,12 +114,21 @@ export class ControlSync extends EventEmitter {
     let t3 = t1;
     let hasher: PrefixHasher | undefined;
     let early: Promise<void> | undefined;
+    const parallelFrom = o.parallelFrom ?? DEFAULT_SYNC_PARALLEL_FROM;
+    let helper: SeedScanHelper | undefined;
     try {
+      // Started before the main thread builds its index, so that the worker's
+      // start-up (imports, its own index) overlaps that and the truncate.
+      if (seeds.some((s) => s.size >= parallelFrom && splittable(s.size, params))) helper = SeedScanHelper.start(checksums, working);
+      const index = new BlockIndex(checksums, { singleState: true });
       await handle.truncate(params.length);
       for (const seed of seeds) {
         if (state.complete) break;
-        reports.push(await this.matchSeed(seed.path, seed.size, index, state, handle));
+        reports.push(await this.matchSeed(seed.path, seed.size, index, state, handle, seed.size >= parallelFrom && splittable(seed.size, params) ? helper : undefined));
       }
+      // Its thread goes back to the budget before the hash worker asks for one.
+      await helper?.close();
+      helper = undefined;
       // No fsync here: a torn .part costs nothing (it is only ever read back as a
       // seed, block by verified block); the one fsync is of the verified result.
       await handle.close();
@@ -126,7 +139,7 @@ export class ControlSync extends EventEmitter {
       // blocks left to write: 0.17 s off the end of a 256 MiB sync.
       early = writeBack(part);
       const fileHashes = fileHashesOf(header);
-      if (params.length >= (o.parallelFrom ?? DEFAULT_SYNC_PARALLEL_FROM) && (fileHashes.sha1 ?? fileHashes.sha256) !== undefined && PrefixHasher.available()) {
+      if (params.length >= parallelFrom && (fileHashes.sha1 ?? fileHashes.sha256) !== undefined && PrefixHasher.available()) {
         hasher = new PrefixHasher(part, fileHashes);
         hasher.follow(state); // the seeds' writes are done: what they found from the start on is final
       }
@@ -155,6 +168,8 @@ export class ControlSync extends EventEmitter {
       }
       t3 = performance.now();
     } catch (err) {
+      // Before the working file goes: once closed, the scan worker writes no more.
+      await helper?.close();
       hasher?.close();
       await early;
       await handle.close().catch(() => {});
@@ -204,48 +219,40 @@ export class ControlSync extends EventEmitter {
 
   /** One pass over every missing range; bad blocks stay missing and are returned. */
   private async fetchRound(source: RangeSource, state: TargetState, out: FileHandle, round: number, hasher: PrefixHasher | undefined): Promise<{ stats: FetchStats; bad: Error | undefined }> {
-    const patcher = new RemotePatcherStream(state, out, { onBadBlock: 'skip' });
+    // What RemotePatcherStream does, without a stream: chunks are verified in
+    // place and their whole blocks written at once, each request's chunks
+    // awaited by its own producer (the fetcher's backpressure), with no
+    // objectMode queue between, and no readable-stream to load at start-up.
+    const assembler = new BlockAssembler(state);
     let bad: Error | undefined;
-    patcher.on('bad-block', (err: Error) => {
-      bad = err;
-    });
-    const finished = new Promise<void>((ok, fail) => {
-      patcher.once('finish', ok);
-      patcher.once('error', fail);
-    });
-    // The patcher may fail (a write error) while the fetch runs: the fetch
-    // rejects with that error through deliver; until `finished` is awaited
-    // below, keep its rejection from counting as unhandled.
-    finished.catch(() => {});
     const missing = state.missingRanges();
     const total = missing.reduce((n, r) => n + r.end - r.start, 0);
     // Progress counts the missing bytes only, not the gaps the fetcher merged in.
     const left = new Wanted(missing);
     let done = 0;
-    const deliver = writerDeliver(patcher as unknown as NodeJS.WritableStream);
-    let stats: FetchStats;
-    try {
-      stats = await source.fetch(missing, async (chunk) => {
-        await deliver(chunk);
-        for (const p of left.take(chunk.offset, chunk.offset + chunk.data.length)) done += p.end - p.start;
-        hasher?.follow(state);
-        this.progress({ phase: 'fetch', done, total });
-      }, { attempts: round });
-    } catch (err) {
-      patcher.destroy();
-      throw err;
-    }
-    patcher.end();
-    await finished;
+    const stats = await source.fetch(missing, async (chunk) => {
+      const { runs, bad: refused } = assembler.accept(chunk);
+      // Good blocks are written even when a neighbour was bad: nothing fetched is wasted.
+      // A block is marked present once written (the hasher reads back what is present).
+      for (const run of runs) {
+        await writeFully(out, run.data, run.position);
+        for (const b of run.blocks) state.add(b);
+      }
+      if (refused.length > 0) bad = refused[refused.length - 1];
+      for (const p of left.take(chunk.offset, chunk.offset + chunk.data.length)) done += p.end - p.start;
+      hasher?.follow(state);
+      this.progress({ phase: 'fetch', done, total });
+    }, { attempts: round });
     hasher?.follow(state);
     return { stats, bad };
   }
 
-  private async matchSeed(path: string, size: number, index: BlockIndex, state: TargetState, out: FileHandle): Promise<SeedReport> {
-    const report = await matchSeed(path, index, state, out, {
+  private async matchSeed(path: string, size: number, index: BlockIndex, state: TargetState, out: FileHandle, helper: SeedScanHelper | undefined): Promise<SeedReport> {
+    const options = {
       signal: this.syncOptions.signal,
-      onProgress: (done) => this.progress({ phase: 'match', done, total: size, seed: path }),
-    });
+      onProgress: (done: number) => this.progress({ phase: 'match', done, total: size, seed: path }),
+    };
+    const report = helper ? await matchSeedSplit(path, size, index, state, out, helper, options) : await matchSeed(path, index, state, out, options);
     return { path, ...report };
   }
 

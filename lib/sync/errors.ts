@@ -31,3 +31,10 @@ export class OutputBusyError extends ZsyncError {
     this.lockFile = lockFile;
   }
 }
+
+/** The thread scanning part of a seed failed or died; the sync is abandoned (OUTPUT untouched). */
+export class ScanWorkerError extends ZsyncError {
+  constructor(message: string, cause?: unknown) {
+    super('ERR_ZSYNC_SCAN_WORKER', `seed scan worker: ${message}`, { cause });
+  }
+}

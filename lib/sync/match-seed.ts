@@ -4,13 +4,24 @@ import { Matcher, type BlockMatch } from '../engine/matcher.js';
 import { blockSpan } from '../engine/params.js';
 import type { PositionalWriter } from '../engine/positional.js';
 import type { TargetState } from '../engine/target-state.js';
-import { AbortedError } from '../transport/http-client.js';
+import { AbortedError } from '../errors.js';
 import { readAhead } from './read-ahead.js';
 
 export interface MatchSeedOptions {
   signal?: AbortSignal | undefined;
   /** Called after each chunk of the seed, with the bytes read so far. */
   onProgress?: (bytesRead: number) => void;
+  /** Scan only the seed's bytes from `start`... Default 0. */
+  start?: number;
+  /**
+   * ...up to `end`, a slice of the seed (SplitScan's halves). A slice that
+   * stops before the seed's end is not zero padded there as the seed's end is:
+   * its last windows, those that reach past `end`, are left untested, so the
+   * slice after it must start a few windows earlier. Default: the seed's end.
+   */
+  end?: number;
+  /** Reads the seed's chunks instead of readAhead (the scan worker reads synchronously). */
+  read?: (path: string, start: number, end: number | undefined) => AsyncIterable<Buffer> | Iterable<Buffer>;
 }
 
 export interface MatchSeedResult {
@@ -55,7 +66,8 @@ export async function matchSeed(path: string, index: BlockIndex, state: TargetSt
     found.length = 0;
   };
   try {
-    for await (const chunk of readAhead(path, { chunkSize: CHUNK, reuse: true })) {
+    const chunks = options.read ? options.read(path, options.start ?? 0, options.end) : readAhead(path, { chunkSize: CHUNK, reuse: true, start: options.start, end: options.end });
+    for await (const chunk of chunks) {
       // Reading a big seed takes a while: an abort stops it too.
       if (options.signal?.aborted) throw new AbortedError(options.signal.reason);
       bytesRead += chunk.length;
@@ -64,7 +76,7 @@ export async function matchSeed(path: string, index: BlockIndex, state: TargetSt
       options.onProgress?.(bytesRead);
       if (state.complete) break; // nothing left to find: the rest of the seed is moot
     }
-    matcher.end(collect);
+    if (options.end === undefined) matcher.end(collect);
     await drain();
   } catch (err) {
     // No write may still be running once this returns: the caller closes the file.

@@ -1,8 +1,8 @@
-import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { FileHashes } from '../engine/block-checksums.js';
 import { ZsyncError } from '../errors.js';
 import { spawnWorker } from '../parallel/spawn-worker.js';
+import { acquireHelperThread, helperThreadAvailable, maxHelperThreads } from '../parallel/thread-budget.js';
 import type { TargetState } from '../engine/target-state.js';
 import { FileHashMismatchError } from './errors.js';
 
@@ -18,17 +18,16 @@ const STEP = 1 << 20;
  * finishes the rest and checks the digests as verifyFileHashes does.
  */
 export class PrefixHasher {
-  /**
-   * Hash workers alive in this process, and the most allowed: a process that
-   * runs many syncs at once (a socket client per follower) must not start a
-   * thread for each; past the bound, syncs verify with a pass of their own.
-   */
-  private static alive = 0;
-  static readonly maxWorkers = Math.max(1, availableParallelism() - 1);
+  /** The most helper threads a process may run (thread-budget.ts: shared with the seed scan's). */
+  static readonly maxWorkers = maxHelperThreads;
 
-  /** True when a new PrefixHasher may start a worker now. */
+  /**
+   * True when a new PrefixHasher may start a worker now: a process that runs
+   * many syncs at once (a socket client per follower) must not start a thread
+   * for each; past the bound, syncs verify with a pass of their own.
+   */
   static available(): boolean {
-    return PrefixHasher.alive < PrefixHasher.maxWorkers;
+    return helperThreadAvailable();
   }
 
   private readonly worker: Worker;
@@ -53,8 +52,9 @@ export class PrefixHasher {
       this.wanted.push(expected.sha256.toLowerCase());
     }
     this.worker = spawnWorker(import.meta.url, 'prefix-hash-worker');
-    PrefixHasher.alive++;
-    this.worker.once('exit', () => PrefixHasher.alive--);
+    // Counted against the budget even when the caller did not ask available() first.
+    const release = acquireHelperThread();
+    if (release) this.worker.once('exit', release);
     this.result = new Promise<string[]>((resolve, reject) => {
       this.worker.once('message', (msg: { ok: true; digests: string[] } | { ok: false; message: string }) => {
         if (msg.ok) resolve(msg.digests);

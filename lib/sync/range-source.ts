@@ -2,7 +2,6 @@ import { open } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { pipeline } from 'node:stream/promises';
 import type { RemoteChunk } from '../engine/block-assembler.js';
-import { BlockReader } from '../engine/block-reader.js';
 import type { ByteRange } from '../engine/target-state.js';
 import { TruncatedInputError } from '../errors.js';
 import { displayUrl } from '../transport/display-url.js';
@@ -44,6 +43,8 @@ export class LocalFileSource implements RangeSource {
     try {
       const { size } = await handle.stat();
       if (size !== this.length) throw new TruncatedInputError(`${this.path} has ${size} bytes, the control file says ${this.length}`);
+      // Imported here: it is a readable-stream, which the HTTP path does not load.
+      const { BlockReader } = await import('../engine/block-reader.js');
       await pipeline(new BlockReader(handle, { blockSize: 1, length: size }, { ranges }), async (chunks: AsyncIterable<RemoteChunk>) => {
         for await (const chunk of chunks) {
           stats.requests++;
@@ -57,36 +58,4 @@ export class LocalFileSource implements RangeSource {
     }
     return stats;
   }
-}
-
-/**
- * A deliver function writing into a Writable with backpressure; several producers may share it.
- * Once the sink has failed (a block that fails its checksum) or closed, every
- * delivery rejects with that error: waiting for a 'drain' that will never come
- * would hang the fetch.
- */
-export function writerDeliver(sink: NodeJS.WritableStream): (chunk: RemoteChunk) => Promise<void> {
-  const s = sink as unknown as NodeJS.EventEmitter & { errored?: Error | null; destroyed?: boolean; write(chunk: unknown): boolean };
-  const gone = (): Error | undefined => s.errored ?? (s.destroyed ? new TruncatedInputError('the output stream closed before all data was delivered') : undefined);
-  return async (chunk) => {
-    const failed = gone();
-    if (failed) throw failed;
-    if (s.write(chunk)) return;
-    const stop = gone();
-    if (stop) throw stop;
-    await new Promise<void>((resolve, reject) => {
-      const done = (err?: Error): void => {
-        s.off('drain', onDrain);
-        s.off('error', done);
-        s.off('close', onClose);
-        if (err) reject(err);
-        else resolve();
-      };
-      const onDrain = (): void => done();
-      const onClose = (): void => done(gone() ?? new TruncatedInputError('the output stream closed before all data was delivered'));
-      s.on('drain', onDrain);
-      s.on('error', done);
-      s.on('close', onClose);
-    });
-  };
 }

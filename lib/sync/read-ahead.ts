@@ -15,6 +15,10 @@ export interface ReadAheadOptions {
    * into reused buffers. Default false.
    */
   reuse?: boolean;
+  /** First byte to read. Default 0. */
+  start?: number;
+  /** Byte to stop before (cut to the file's size). Default: the file's end. */
+  end?: number;
 }
 
 /**
@@ -33,8 +37,8 @@ export async function* readAhead(path: string, options: ReadAheadOptions = {}): 
   /** Buffers the consumer is done with (reuse only). */
   const free: Buffer[] = [];
   try {
-    const { size } = await handle.stat();
-    let next = 0;
+    const size = Math.min((await handle.stat()).size, options.end ?? Infinity);
+    let next = Math.max(0, options.start ?? 0);
     const issue = (): void => {
       if (next >= size) return;
       const n = Math.min(chunkSize, size - next);

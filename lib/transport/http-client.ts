@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { createSecureContext } from 'node:tls';
-import { InvalidArgumentError, ZsyncError } from '../errors.js';
+import { AbortedError, InvalidArgumentError, ZsyncError } from '../errors.js';
 import { displayUrl } from './display-url.js';
 import { HttpError } from './errors.js';
 
@@ -24,11 +24,9 @@ export interface HttpClientOptions {
 }
 
 /** An aborted operation, by the caller's AbortSignal. */
-export class AbortedError extends ZsyncError {
-  constructor(cause?: unknown) {
-    super('ERR_ZSYNC_ABORTED', 'aborted', { cause });
-  }
-}
+// Defined beside ZsyncError, so that code that only checks a signal (the seed
+// scan, also run in a worker thread) need not load node:http, https and tls.
+export { AbortedError };
 
 const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET']);
 

@@ -1,58 +1,41 @@
-import { BufferList } from 'bl';
 import { Transform } from 'readable-stream';
-import { TruncatedInputError } from '../errors.js';
 import type { RemoteChunk } from '../engine/block-assembler.js';
-import { parseContentRange, type ContentRange } from './content-range.js';
-import { MultipartError } from './errors.js';
+import type { ContentRange } from './content-range.js';
+import { MultipartDecoder, type MultipartDecoderOptions } from './multipart-decoder.js';
 
 type Callback = (error?: Error | null) => void;
 
-export interface MultipartParserOptions {
-  /** The `boundary` parameter of the response's Content-Type. */
-  boundary: string;
-  /** Called with each part's range before any of its data; throw to refuse the part. */
-  onPart?: (range: ContentRange) => void;
-  /** Bound on a part's header block (and on the preamble). Default 16 KiB. */
-  maxHeaderBytes?: number;
-}
-
-type State = 'preamble' | 'boundary-end' | 'headers' | 'body' | 'after-body' | 'epilogue';
+export type MultipartParserOptions = MultipartDecoderOptions;
 
 /**
  * A `multipart/byteranges` body in, `{ offset, data }` chunks out, streamed as
- * they arrive. Each part's length comes from its Content-Range, so part data is
- * never searched for the boundary: it passes through as views of the incoming
- * chunks. Only the small bits between parts are queued (in a BufferList).
+ * they arrive: MultipartDecoder as a Transform (part data passes through as
+ * views of the incoming chunks).
  */
 export class MultipartByterangesParser extends Transform {
+  private readonly decoder: MultipartDecoder;
+  private readonly out = (chunk: RemoteChunk): void => {
+    this.push(chunk);
+  };
+
   /** The parts seen so far. */
-  readonly parts: ContentRange[] = [];
+  get parts(): ContentRange[] {
+    return this.decoder.parts;
+  }
 
   /** True once the closing boundary has been read: nothing after it matters (the reader may stop). */
   get complete(): boolean {
-    return this.state === 'epilogue';
+    return this.decoder.complete;
   }
-  private readonly dashBoundary: Buffer;
-  private readonly delimiter: Buffer;
-  private readonly onPart: ((range: ContentRange) => void) | undefined;
-  private readonly maxHeaderBytes: number;
-  private readonly queue = new BufferList();
-  private state: State = 'preamble';
-  private position = 0;
-  private remaining = 0;
 
   constructor(options: MultipartParserOptions) {
     super({ readableObjectMode: true, readableHighWaterMark: 16 });
-    if (!options.boundary || options.boundary.length > 200) throw new MultipartError('missing or oversized multipart boundary');
-    this.dashBoundary = Buffer.from(`--${options.boundary}`, 'latin1');
-    this.delimiter = Buffer.from(`\r\n--${options.boundary}`, 'latin1');
-    this.onPart = options.onPart;
-    this.maxHeaderBytes = options.maxHeaderBytes ?? 16384;
+    this.decoder = new MultipartDecoder(options);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: Callback): void {
     try {
-      this.feed(chunk);
+      this.decoder.write(chunk, this.out);
     } catch (err) {
       callback(err as Error);
       return;
@@ -61,122 +44,12 @@ export class MultipartByterangesParser extends Transform {
   }
 
   override _flush(callback: Callback): void {
-    if (this.state !== 'epilogue') {
-      callback(new TruncatedInputError(this.state === 'body'
-        ? `multipart body ended ${this.remaining} bytes short of the part at ${this.position}`
-        : 'multipart body ended before its closing boundary'));
+    try {
+      this.decoder.end();
+    } catch (err) {
+      callback(err as Error);
       return;
     }
     callback();
-  }
-
-  private feed(chunk: Buffer): void {
-    let o = 0;
-    while (o < chunk.length) {
-      if (this.state === 'epilogue') return;
-      if (this.state === 'body' && this.queue.length === 0) {
-        // The common case: part data straight from the incoming chunk, no copy.
-        const n = Math.min(this.remaining, chunk.length - o);
-        this.data(chunk.subarray(o, o + n));
-        o += n;
-        continue;
-      }
-      this.queue.append(chunk.subarray(o));
-      o = chunk.length;
-      this.drain();
-    }
-  }
-
-  private data(bytes: Buffer): void {
-    const out: RemoteChunk = { offset: this.position, data: bytes };
-    this.position += bytes.length;
-    this.remaining -= bytes.length;
-    if (this.remaining === 0) this.state = 'after-body';
-    this.push(out);
-  }
-
-  /** Runs the state machine over the queued bytes as far as they go. */
-  private drain(): void {
-    const q = this.queue;
-    for (;;) {
-      switch (this.state) {
-        case 'body': {
-          if (q.length === 0) return;
-          const n = Math.min(this.remaining, q.length);
-          const bytes = q.slice(0, n);
-          q.consume(n);
-          this.data(bytes);
-          break;
-        }
-        case 'preamble': {
-          const at = q.indexOf(this.dashBoundary);
-          if (at < 0) {
-            this.bound(q.length, 'preamble');
-            return;
-          }
-          q.consume(at + this.dashBoundary.length);
-          this.state = 'boundary-end';
-          break;
-        }
-        case 'after-body': {
-          if (q.length < this.delimiter.length) return;
-          if (!q.slice(0, this.delimiter.length).equals(this.delimiter)) {
-            throw new MultipartError(`part ending at ${this.position} is not followed by the boundary`);
-          }
-          q.consume(this.delimiter.length);
-          this.state = 'boundary-end';
-          break;
-        }
-        case 'boundary-end': {
-          if (q.length < 2) return;
-          if (q.get(0) === 0x2d && q.get(1) === 0x2d) {
-            this.state = 'epilogue';
-            break;
-          }
-          this.state = 'headers';
-          break;
-        }
-        case 'headers': {
-          // The header block runs from the end of the boundary line to an empty line.
-          const at = q.indexOf('\r\n\r\n');
-          if (at < 0) {
-            this.bound(q.length, 'part header');
-            return;
-          }
-          this.bound(at, 'part header');
-          const text = q.slice(0, at).toString('latin1');
-          q.consume(at + 4);
-          this.startPart(text);
-          break;
-        }
-        case 'epilogue':
-          q.consume(q.length);
-          return;
-      }
-    }
-  }
-
-  private startPart(headerBlock: string): void {
-    const lines = headerBlock.split('\r\n');
-    // lines[0] is what followed the boundary on its line: only padding is allowed.
-    if (lines[0]!.trim() !== '') throw new MultipartError(`unexpected text after a boundary: ${JSON.stringify(lines[0]!.slice(0, 80))}`);
-    let range: ContentRange | undefined;
-    for (const line of lines.slice(1)) {
-      const colon = line.indexOf(':');
-      if (colon > 0 && line.slice(0, colon).trim().toLowerCase() === 'content-range') {
-        range = parseContentRange(line.slice(colon + 1));
-        if (!range) throw new MultipartError(`bad Content-Range in a part: ${JSON.stringify(line.slice(0, 120))}`);
-      }
-    }
-    if (!range) throw new MultipartError('a part has no Content-Range');
-    this.onPart?.(range);
-    this.parts.push(range);
-    this.position = range.start;
-    this.remaining = range.end - range.start;
-    this.state = 'body';
-  }
-
-  private bound(n: number, what: string): void {
-    if (n > this.maxHeaderBytes) throw new MultipartError(`multipart ${what} longer than ${this.maxHeaderBytes} bytes`);
   }
 }

@@ -1,6 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import type { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { RemoteChunk } from '../engine/block-assembler.js';
 import type { ByteRange } from '../engine/target-state.js';
@@ -10,7 +8,7 @@ import { TruncatedInputError } from '../errors.js';
 import { displayUrl } from './display-url.js';
 import { HttpError, MultipartError } from './errors.js';
 import { AbortedError, classify, HttpClient, httpClientOptions, type HttpClientOptions } from './http-client.js';
-import { MultipartByterangesParser } from './multipart-parser.js';
+import { MultipartDecoder } from './multipart-decoder.js';
 import { mergeRanges, Wanted } from './range-plan.js';
 
 export interface RangeFetcherOptions extends HttpClientOptions {
@@ -382,21 +380,25 @@ export class HttpRangeFetcher {
   }
 
   private async multipart(mirror: Mirror, job: Job, wanted: Wanted, response: IncomingMessage, url: string, boundary: string, deliver: Deliver, signal: AbortSignal): Promise<void> {
-    const parser = new MultipartByterangesParser({ boundary, onPart: (range) => this.checkRange(range, wanted, url) });
-    const stats = this.stats;
-    // The body, up to the closing boundary: a body that runs on past it (or
-    // forever) is not read further.
-    async function* body(): AsyncGenerator<Buffer> {
-      for await (const b of response as AsyncIterable<Buffer>) {
-        stats.bytesOnWire += b.length;
-        yield b;
-        if (parser.complete && !response.complete) return;
-      }
-    }
+    const parser = new MultipartDecoder({ boundary, onPart: (range) => this.checkRange(range, wanted, url) });
+    // Each chunk of the body is decoded, and its part data taken (awaited: the
+    // consumer's backpressure), before the next is read; the views of the chunk
+    // are not used after that. No Transform stream in between.
+    const ready: RemoteChunk[] = [];
+    const collect = (chunk: RemoteChunk): void => {
+      ready.push(chunk);
+    };
     try {
-      await pipeline(body, parser as unknown as Transform, async (chunks: AsyncIterable<RemoteChunk>) => {
-        for await (const chunk of chunks) await this.take(chunk, wanted, deliver, signal);
-      });
+      for await (const b of response as AsyncIterable<Buffer>) {
+        this.stats.bytesOnWire += b.length;
+        parser.write(b, collect);
+        for (const chunk of ready) await this.take(chunk, wanted, deliver, signal);
+        ready.length = 0;
+        // The body, up to the closing boundary: a body that runs on past it (or
+        // forever) is not read further.
+        if (parser.complete && !response.complete) break;
+      }
+      parser.end();
     } catch (err) {
       // A body that ends cleanly but short of what its parts announced is a
       // short answer like any other: retried, resuming from what arrived.

@@ -1,0 +1,177 @@
+/**
+ * The seed scan over two threads (lib/sync/split-scan.ts): on random edited
+ * pairs it must find every block the single-thread scan finds (a superset or
+ * the same) and write exactly the target's bytes for them; through zsync() it
+ * must give a byte-identical OUTPUT; a scan worker that dies must fail the sync
+ * with ERR_ZSYNC_SCAN_WORKER, promptly, leaving OUTPUT untouched; and the
+ * helper threads stay within the process-wide budget.
+ */
+import { expect } from 'chai';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { BlockIndex } from '../lib/engine/block-index.js';
+import { blockSpan } from '../lib/engine/params.js';
+import { TargetState } from '../lib/engine/target-state.js';
+import { acquireHelperThread, helperThreadAvailable, maxHelperThreads } from '../lib/parallel/thread-budget.js';
+import { blockChecksumsSync } from '../lib/pyzsync-api.js';
+import { matchSeed } from '../lib/sync/match-seed.js';
+import { matchSeedSplit, SeedScanHelper } from '../lib/sync/split-scan.js';
+import { zsync } from '../lib/zsync.js';
+import { startFaultServer, type FaultServer } from './support/fault-server.js';
+import { makePair, outputChecks, rejection, zsyncmake } from './support/sync-fixtures.js';
+import { needTool } from './support/tools.js';
+
+/**
+ * Waits for a free helper thread: a hash worker of an earlier test gives its
+ * slot back only once its thread has exited, and with two cores there is one.
+ */
+async function helperFree(): Promise<void> {
+  for (let i = 0; i < 500 && !helperThreadAvailable(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(helperThreadAvailable(), 'a helper thread is free').to.equal(true);
+}
+
+describe('seed scan over two threads', function () {
+  this.timeout(60_000);
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'zs-split-'));
+  });
+  after(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Scans `seed` for `target`'s blocks into a fresh file, on one thread or two. */
+  async function scan(target: Buffer, seed: Buffer, blockSize: number, seqMatches: 1 | 2, split: boolean, name: string): Promise<{ present: Uint8Array; file: Buffer; blocks: number; bytesReused: number }> {
+    const sums = blockChecksumsSync(target, { blockSize, seqMatches, weakBytes: seqMatches === 2 ? 3 : 4, strongBytes: seqMatches === 2 ? 5 : 8 });
+    const seedPath = join(dir, `${name}.seed`);
+    const outPath = join(dir, `${name}.out`);
+    await writeFile(seedPath, seed);
+    const out = await open(outPath, 'w+');
+    await out.truncate(target.length);
+    const index = new BlockIndex(sums);
+    const state = new TargetState(sums);
+    if (split) await helperFree();
+    const helper = split ? SeedScanHelper.start(sums, outPath) : undefined;
+    if (split) expect(helper, 'a helper thread is free').to.not.equal(undefined);
+    try {
+      const r = helper ? await matchSeedSplit(seedPath, seed.length, index, state, out, helper) : await matchSeed(seedPath, index, state, out);
+      return { present: state.present, file: await readFile(outPath), blocks: r.blocks, bytesReused: r.bytesReused };
+    } finally {
+      await helper?.close();
+      await out.close();
+    }
+  }
+
+  for (const [blockSize, seqMatches] of [[1024, 2], [2048, 1], [4096, 2]] as const) {
+    it(`finds at least the single scan's blocks, with the target's bytes (${blockSize}-byte blocks, seqMatches ${seqMatches})`, async () => {
+      for (let seed = 1; seed <= 6; seed++) {
+        const { oldData, newData } = makePair(seed * 31 + blockSize, 700_000 + seed * 50_000);
+        const one = await scan(newData, oldData, blockSize, seqMatches, false, `one-${seed}`);
+        const two = await scan(newData, oldData, blockSize, seqMatches, true, `two-${seed}`);
+        const params = { blockSize, length: newData.length };
+        let more = 0;
+        for (let i = 0; i < one.present.length; i++) {
+          if (one.present[i] === 1) expect(two.present[i], `seed ${seed}: block ${i} found by one thread, not by two`).to.equal(1);
+          if (two.present[i] !== 1) continue;
+          if (one.present[i] !== 1) more++;
+          const { start, end } = blockSpan(params, i);
+          expect(two.file.subarray(start, end).equals(newData.subarray(start, end)), `seed ${seed}: block ${i}'s bytes`).to.equal(true);
+        }
+        expect(two.blocks, `seed ${seed}: blocks reported`).to.equal(one.blocks + more);
+        expect(two.bytesReused).to.be.at.least(one.bytesReused);
+      }
+    });
+  }
+
+  it('a seed of identical blocks on both sides of the split: the same blocks as one thread', async () => {
+    const blockSize = 2048;
+    const unit = Buffer.alloc(blockSize, 7);
+    const target = Buffer.concat([unit, Buffer.alloc(blockSize, 1), unit, Buffer.alloc(blockSize, 2)]);
+    const seed = Buffer.concat(Array.from({ length: 400 }, (_, i) => (i % 3 === 0 ? Buffer.alloc(blockSize, 2) : unit)));
+    const one = await scan(target, seed, blockSize, 1, false, 'rep-one');
+    const two = await scan(target, seed, blockSize, 1, true, 'rep-two');
+    expect([...two.present]).to.deep.equal([...one.present]);
+    expect(two.blocks).to.equal(one.blocks);
+  });
+
+  it('stays within the helper-thread budget: no helper when every slot is taken', () => {
+    const sums = blockChecksumsSync(Buffer.alloc(8192, 3), { blockSize: 2048 });
+    const held: Array<() => void> = [];
+    try {
+      for (let r = acquireHelperThread(); r; r = acquireHelperThread()) held.push(r);
+      expect(held.length).to.be.at.most(maxHelperThreads);
+      expect(SeedScanHelper.start(sums, join(dir, 'none'))).to.equal(undefined);
+    } finally {
+      for (const release of held) release();
+    }
+    const again = acquireHelperThread();
+    expect(again, 'slots come back').to.not.equal(undefined);
+    again!();
+  });
+
+  describe('through zsync()', function () {
+    const SIZE = 1_200_000;
+    const pair = makePair(4242, SIZE);
+    const { oldOutput, expectUntouched, expectNew } = outputChecks(pair.oldData, pair.newData, new Date('2021-01-02T03:04:05Z'));
+    let fs: FaultServer;
+    let n = 0;
+    before(async function () {
+      const make = needTool(this, 'zsyncmake');
+      await writeFile(join(dir, 'new.bin'), pair.newData);
+      await zsyncmake(make, join(dir, 'new.bin'), 'new.bin', join(dir, 'new.bin.zsync'));
+      fs = await startFaultServer({ files: { '/new.bin': pair.newData, '/new.bin.zsync': await readFile(join(dir, 'new.bin.zsync')) }, dataPath: '/new.bin' });
+    });
+    after(async () => {
+      await fs?.stop();
+    });
+    const spawn = SeedScanHelper.spawn;
+    afterEach(() => {
+      SeedScanHelper.spawn = spawn;
+    });
+    async function workDir(): Promise<string> {
+      const work = join(dir, `w${n++}`);
+      await mkdir(work);
+      return work;
+    }
+
+    it('gives a byte-identical OUTPUT, fetching no more than the single scan', async () => {
+      const one = join(await workDir(), 'out.bin');
+      const two = join(await workDir(), 'out.bin');
+      await oldOutput(one);
+      await oldOutput(two);
+      const r1 = await zsync(fs.url('/new.bin.zsync'), { output: one, parallelFrom: Infinity });
+      await helperFree();
+      const r2 = await zsync(fs.url('/new.bin.zsync'), { output: two, parallelFrom: 0 });
+      await expectNew(one);
+      await expectNew(two);
+      expect(r2.bytesReused).to.be.at.least(r1.bytesReused);
+      expect(r2.bytesFetched).to.be.at.most(r1.bytesFetched);
+      expect(r2.seeds[0]!.bytesRead).to.equal((await stat(`${two}.zs-old`)).size);
+    });
+
+    for (const [how, worker] of [
+      ['exits at once', () => new Worker('process.exit(3)', { eval: true })],
+      ['throws', () => new Worker('throw new Error("boom")', { eval: true })],
+      ['answers with an error', () => new Worker('require("node:worker_threads").parentPort.on("message", (m) => { if (m.scan) require("node:worker_threads").parentPort.postMessage({ error: "disk on fire" }); })', { eval: true })],
+      ['never answers, then dies', () => new Worker('require("node:worker_threads").parentPort.on("message", () => {}); setTimeout(() => process.exit(1), 300)', { eval: true })],
+    ] as const) {
+      it(`a scan worker that ${how}: ERR_ZSYNC_SCAN_WORKER, OUTPUT untouched, no stray files`, async () => {
+        SeedScanHelper.spawn = worker;
+        const work = await workDir();
+        const out = join(work, 'out.bin');
+        await oldOutput(out);
+        await helperFree();
+        const err = await rejection(zsync(fs.url('/new.bin.zsync'), { output: out, parallelFrom: 0 }));
+        expect(err).to.have.property('code', 'ERR_ZSYNC_SCAN_WORKER');
+        await expectUntouched(out);
+        expect(await readdir(work)).to.deep.equal(['out.bin']);
+        // Its thread went back to the budget.
+        const release = acquireHelperThread();
+        expect(release).to.not.equal(undefined);
+        release!();
+      });
+    }
+  });
+});
