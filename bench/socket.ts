@@ -27,6 +27,7 @@
  * SHA-1 is wrong, a client fails, the server reads more than 1.1x the union
  * of the ranges asked in a phase, or the whole run outlives --timeout.
  */
+import type { SyncServerStats } from '../lib/socket/server.js';
 import { distStamp, takeSnapshot } from './dist-snapshot.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
@@ -252,19 +253,7 @@ class Child {
 // ---------------------------------------------------------------- results
 
 interface ServerSnapshot extends Message {
-  stats: {
-    clients: number;
-    peakClients: number;
-    sessions: number;
-    requests: number;
-    bytesAsked: number;
-    bytesSent: number;
-    sessionErrors: number;
-    bytesRead: number;
-    reads: number;
-    hits: number;
-    misses: number;
-  };
+  stats: SyncServerStats;
   unions: Record<string, { ranges: number; asked: number; union: number }>;
   rss: number;
   phasePeakRss: number;
