@@ -17,6 +17,8 @@ import { TargetState } from '../lib/engine/target-state.js';
 import { acquireHelperThread, helperThreadAvailable, maxHelperThreads } from '../lib/parallel/thread-budget.js';
 import { blockChecksumsSync } from '../lib/pyzsync-api.js';
 import { matchSeed } from '../lib/sync/match-seed.js';
+import { PrefixHasher } from '../lib/sync/prefix-hasher.js';
+import { readChunksSync } from '../lib/sync/read-sync.js';
 import { matchSeedSplit, SeedScanHelper } from '../lib/sync/split-scan.js';
 import { zsync } from '../lib/zsync.js';
 import { startFaultServer, type FaultServer } from './support/fault-server.js';
@@ -172,6 +174,60 @@ describe('seed scan over two threads', function () {
         expect(release).to.not.equal(undefined);
         release!();
       });
+    }
+
+    it('an abort while a scan worker hangs (never answers) rejects with ERR_ZSYNC_ABORTED at once: OUTPUT untouched, no lock or working file left', async () => {
+      SeedScanHelper.spawn = () => new Worker('require("node:worker_threads").parentPort.on("message", () => {})', { eval: true });
+      const work = await workDir();
+      const out = join(work, 'out.bin');
+      await oldOutput(out);
+      await helperFree();
+      const stop = new AbortController();
+      const syncing = zsync(fs.url('/new.bin.zsync'), { output: out, parallelFrom: 0, signal: stop.signal });
+      setTimeout(() => stop.abort(), 200);
+      const err = await rejection(syncing);
+      expect(err).to.have.property('code', 'ERR_ZSYNC_ABORTED');
+      await expectUntouched(out);
+      expect(await readdir(work)).to.deep.equal(['out.bin']);
+    });
+
+    it('a hash worker that dies before the end costs a verify pass, not the sync: OUTPUT is the new file', async () => {
+      const follow = PrefixHasher.prototype.follow;
+      let calls = 0;
+      PrefixHasher.prototype.follow = function (this: PrefixHasher, state) {
+        if (++calls === 1) void (this as unknown as { worker: Worker }).worker.terminate();
+        return follow.call(this, state);
+      };
+      try {
+        const out = join(await workDir(), 'out.bin');
+        await oldOutput(out);
+        await helperFree();
+        const result = await zsync(fs.url('/new.bin.zsync'), { output: out, parallelFrom: 0 });
+        expect(calls, 'the hash worker ran').to.be.greaterThan(0);
+        expect(result.verified).to.deep.equal(['SHA-1']);
+        await expectNew(out);
+      } finally {
+        PrefixHasher.prototype.follow = follow;
+      }
+    });
+  });
+
+  it('a split scan with synchronous reads still gives the event loop turns (timers, signals, Ctrl-C run during it)', async () => {
+    // A seed with nothing of the target: no block is written, so no write's I/O gives a turn either.
+    const seedPath = join(dir, 'turns-seed.bin');
+    await writeFile(seedPath, makePair(99, 24 << 20).newData);
+    const checksums = blockChecksumsSync(makePair(98, 1 << 20).newData, { blockSize: 4096 });
+    const state = new TargetState(checksums);
+    const out = await open(join(dir, 'turns-out.bin'), 'w+');
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    try {
+      await matchSeed(seedPath, new BlockIndex(checksums), state, out, { read: readChunksSync, end: 20 << 20 });
+      const during = ticks;
+      expect(during, 'timer callbacks ran while the scan ran').to.be.greaterThan(0);
+    } finally {
+      clearInterval(timer);
+      await out.close();
     }
   });
 });

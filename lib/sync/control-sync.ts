@@ -183,7 +183,13 @@ export class ControlSync extends EventEmitter {
     }
 
     this.progress({ phase: 'verify', done: 0, total: params.length });
-    const verified = hasher ? await hasher.verify(params.length) : await verifyFileHashes(part, fileHashesOf(header));
+    const verified = hasher
+      ? await hasher.verify(params.length).catch((err: unknown) => {
+          // The file is complete: a hashing thread that died costs a pass of our own, not the sync.
+          if ((err as { code?: string }).code !== 'ERR_ZSYNC_HASH_WORKER') throw err;
+          return verifyFileHashes(part, fileHashesOf(header));
+        })
+      : await verifyFileHashes(part, fileHashesOf(header));
     if (o.keepOld !== false && (await stat(output).catch(() => undefined))?.isFile()) {
       await unlink(`${output}.zs-old`).catch(() => {});
       await link(output, `${output}.zs-old`).catch(() => {});

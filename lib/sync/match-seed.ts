@@ -31,6 +31,9 @@ export interface MatchSeedResult {
   blocks: number;
 }
 
+/** Chunks scanned between turns given to the event loop when reads are synchronous (about 8 MiB: a few ms). */
+const YIELD_EVERY = 8;
+
 /** Seed bytes per read: the matcher's buffer holds one chunk plus the windows carried over. */
 const CHUNK = 1 << 20;
 
@@ -67,7 +70,14 @@ export async function matchSeed(path: string, index: BlockIndex, state: TargetSt
   };
   try {
     const chunks = options.read ? options.read(path, options.start ?? 0, options.end) : readAhead(path, { chunkSize: CHUNK, reuse: true, start: options.start, end: options.end });
+    let sinceYield = 0;
     for await (const chunk of chunks) {
+      // Synchronous reads (the split scan) never give the event loop a turn on
+      // their own: every few MiB, let timers, signals (Ctrl-C) and sockets run.
+      if (options.read && ++sinceYield >= YIELD_EVERY) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       // Reading a big seed takes a while: an abort stops it too.
       if (options.signal?.aborted) throw new AbortedError(options.signal.reason);
       bytesRead += chunk.length;

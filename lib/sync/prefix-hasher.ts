@@ -38,6 +38,7 @@ export class PrefixHasher {
   private blocks = 0;
   private failure: Error | undefined;
   private readonly result: Promise<string[]>;
+  private release: (() => void) | undefined;
 
   constructor(path: string, expected: FileHashes) {
     const algorithms: string[] = [];
@@ -54,7 +55,10 @@ export class PrefixHasher {
     this.worker = spawnWorker(import.meta.url, 'prefix-hash-worker');
     // Counted against the budget even when the caller did not ask available() first.
     const release = acquireHelperThread();
-    if (release) this.worker.once('exit', release);
+    if (release) {
+      this.release = release;
+      this.worker.once('exit', release);
+    }
     this.result = new Promise<string[]>((resolve, reject) => {
       this.worker.once('message', (msg: { ok: true; digests: string[] } | { ok: false; message: string }) => {
         if (msg.ok) resolve(msg.digests);
@@ -108,8 +112,13 @@ export class PrefixHasher {
     }
   }
 
-  /** Stops the worker (verify does; call it when giving up before that). */
+  /**
+   * Stops the worker (verify does; call it when giving up before that). Its
+   * slot is free at once, not when the thread is gone: the next sync (a
+   * follower's next version) may have its own worker.
+   */
   close(): void {
+    this.release?.();
     void this.worker.terminate();
   }
 }

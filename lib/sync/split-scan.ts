@@ -165,7 +165,10 @@ export async function matchSeedSplit(path: string, size: number, index: BlockInd
     if (err instanceof AbortedError && stop.signal.aborted && !options.signal?.aborted) await remote;
     throw err;
   }
-  const { found, bytesRead } = await remote;
+  // An abort must not wait for the worker's half (a worker stuck on a hung
+  // mount would hold the sync, its lock and its files for good): the caller
+  // terminates the worker on the way out.
+  const { found, bytesRead } = await untilAborted(remote, options.signal);
   let { bytesReused, blocks } = local;
   for (const id of found) {
     if (!state.add(id)) continue; // the main thread found it too
@@ -175,4 +178,15 @@ export async function matchSeedSplit(path: string, size: number, index: BlockInd
   }
   options.onProgress?.(size);
   return { bytesRead: Math.min(size, local.bytesRead + bytesRead), bytesReused, blocks };
+}
+
+/** `work`, or an AbortedError as soon as `signal` fires. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(new AbortedError(signal.reason));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new AbortedError(signal.reason));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
