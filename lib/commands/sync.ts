@@ -9,7 +9,7 @@ import { zsync, type ZsyncOptions, type ZsyncProgress, type ZsyncResult } from '
 import { integerOption, parseCommandLine } from './args.js';
 import { describeError, exitCodeFor } from './exit-codes.js';
 
-export const summary = 'bring a file up to date from a .zsync (URL or path), fetching only what changed';
+export const summary = 'bring a file up to date from a .zsync (URL or path) or a socket server (tcp://), fetching only what changed';
 export const usage = `Usage: zsync-streams sync [options] URL-OR-PATH.zsync
        zsync-streams sync [-i SEED]... [-o OUTPUT] [--follow] tcp://HOST:PORT[/NAME]
 

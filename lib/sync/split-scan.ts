@@ -177,7 +177,11 @@ export async function matchSeedSplit(path: string, size: number, index: BlockInd
     blocks++;
   }
   options.onProgress?.(size);
-  return { bytesRead: Math.min(size, local.bytesRead + bytesRead), bytesReused, blocks };
+  // Bytes of the seed read, the overlap that both threads read counted once
+  // (the seed may have shrunk since `size` was taken).
+  const workerStart = Math.max(0, split - overlap);
+  const both = Math.max(0, Math.min(local.bytesRead, workerStart + bytesRead) - workerStart);
+  return { bytesRead: local.bytesRead + bytesRead - both, bytesReused, blocks };
 }
 
 /** `work`, or an AbortedError as soon as `signal` fires. */
