@@ -61,7 +61,7 @@ const MAX_FILTER_BITS = 22;
  * from which the blocks that state already has are dropped as the matcher walks
  * them, so a run of identical blocks costs nothing once found.
  */
-export class BlockIndex {
+export class BlockIndex implements BucketLookup {
   readonly checksums: BlockChecksums;
   readonly filter: Int32Array;
   /** A key's filter word is `key >>> filterShift`; its two bits are `filterMask(key)`. */

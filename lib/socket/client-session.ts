@@ -76,8 +76,9 @@ export class ClientSession {
   private latest?: AnnouncedVersion;
   private waiters: Array<() => void> = [];
   private helloDone?: { resolve: () => void; reject: (err: Error) => void };
-  /** Why the session ended, once it has; undefined while it runs or after a clean end. */
+  /** Set once the session has ended (cleanly, by close(), or failing). */
   private ended = false;
+  /** Why it failed, when it did. */
   private error?: Error;
 
   constructor(private readonly stream: Duplex, options: ClientSessionOptions = {}) {

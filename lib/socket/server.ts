@@ -13,7 +13,7 @@ import { parseControlFileBuffer } from '../control-file/parser.js';
 import { InvalidArgumentError, positiveOption, printable, ZsyncError } from '../errors.js';
 import { zsyncmake } from '../zsyncmake.js';
 import { BlockCache, FileChangedError, type BlockCacheOptions, type BlockCacheStats, type ServedVersion } from './block-cache.js';
-import { PeerClosedError, ProtocolError, StaleVersionError } from './errors.js';
+import { PeerClosedError, ProtocolError, STALE_VERSION } from './errors.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { closeGracefully, FrameSender } from './frame-sender.js';
 import { MAX_CHUNK_BYTES, controlHead, dataHead, errorPayload, frame, FrameType, helloPayload, parseHello, parseWant, rangesPerWant, requestPayload, type Frame } from './protocol.js';
@@ -83,7 +83,7 @@ let versionKeys = 0;
 
 /** Returned by createSyncServer(): hand it every connection (`handle`), push with `update()`. */
 export class SyncServer extends EventEmitter {
-  private readonly counts = { clients: 0, peakClients: 0, sessions: 0, requests: 0, bytesAsked: 0, bytesSent: 0, sessionErrors: 0 };
+  private readonly counts = { peakClients: 0, sessions: 0, requests: 0, bytesAsked: 0, bytesSent: 0, sessionErrors: 0 };
   /** Resolves once every file's first version is ready (connections made before wait for it). */
   readonly ready: Promise<void>;
   private readonly files = new Map<string, ServedFile>();
@@ -100,21 +100,14 @@ export class SyncServer extends EventEmitter {
 
   constructor(private readonly options: SyncServerOptions) {
     super();
-    this.chunkBytes = positiveOption('chunkBytes', options.chunkBytes, 64 << 10);
-    // A DATA frame must fit the clients' default frame bound (4 MiB) with room to spare.
-    if (this.chunkBytes > MAX_CHUNK_BYTES) throw new InvalidArgumentError(`chunkBytes is at most ${MAX_CHUNK_BYTES}, got ${this.chunkBytes}`);
-    this.controlPieceBytes = positiveOption('controlPieceBytes', options.controlPieceBytes, 64 << 10);
-    if (this.controlPieceBytes > MAX_CHUNK_BYTES) throw new InvalidArgumentError(`controlPieceBytes is at most ${MAX_CHUNK_BYTES}, got ${this.controlPieceBytes}`);
+    this.chunkBytes = pieceOption('chunkBytes', options.chunkBytes);
+    this.controlPieceBytes = pieceOption('controlPieceBytes', options.controlPieceBytes);
     this.maxFrameBytes = Math.max(64, positiveOption('maxFrameBytes', options.maxFrameBytes, 64 << 10));
     this.stallMs = positiveOption('stallTimeoutMs', options.stallTimeoutMs, 30_000);
     this.helloMs = positiveOption('helloTimeoutMs', options.helloTimeoutMs, 10_000);
     this.maxClients = positiveOption('maxClients', options.maxClients, 10_000);
     this.pingMs = positiveOption('pingMs', options.pingMs, 5000);
-    this.cache = new BlockCache({
-      maxBytes: positiveOption('maxBytes', options.maxBytes, 32 << 20),
-      maxReadBytes: positiveOption('maxReadBytes', options.maxReadBytes, 1 << 20),
-      maxConcurrentReads: positiveOption('maxConcurrentReads', options.maxConcurrentReads, 4),
-    });
+    this.cache = new BlockCache(options); // checks its own bounds
     for (const [name, path] of namedFiles(options.files)) this.files.set(name, { name, path: resolve(path), sessions: new Set() });
     if (this.files.size === 0) throw new InvalidArgumentError('createSyncServer needs at least one file');
     this.ready = Promise.all([...this.files.values()].map((f) => this.refresh(f))).then(() => {});
@@ -124,7 +117,7 @@ export class SyncServer extends EventEmitter {
 
   /** What the server has done so far (a snapshot). */
   get stats(): SyncServerStats {
-    return { ...this.counts, ...this.cache.stats };
+    return { clients: this.sessions.size, ...this.counts, ...this.cache.stats };
   }
 
   /** The names clients may ask for, the default first. */
@@ -167,9 +160,14 @@ export class SyncServer extends EventEmitter {
   }
 
   private file(name?: string): ServedFile {
-    const f = name === undefined || name === '' ? this.files.values().next().value : this.files.get(name);
+    const f = this.lookup(name);
     if (!f) throw new InvalidArgumentError(`no file named '${name}' is served`);
     return f;
+  }
+
+  /** The file served as `name`; no name or '' is the first. */
+  private lookup(name: string | undefined): ServedFile | undefined {
+    return name === undefined || name === '' ? this.files.values().next().value : this.files.get(name);
   }
 
   private refresh(f: ServedFile): Promise<Version> {
@@ -221,7 +219,6 @@ export class SyncServer extends EventEmitter {
     }
     this.sessions.add(session);
     this.counts.sessions++;
-    this.counts.clients = this.sessions.size;
     this.counts.peakClients = Math.max(this.counts.peakClients, this.sessions.size);
     const decoder = new FrameDecoder({ maxFrameBytes: this.maxFrameBytes, accept: [FrameType.HELLO, FrameType.WANT, FrameType.BYE, FrameType.ERROR], highWaterMark: 1 });
     // A reset or close is the client leaving, unless it left in the middle of a frame.
@@ -252,12 +249,11 @@ export class SyncServer extends EventEmitter {
       decoder.destroy();
       session.file?.sessions.delete(session);
       this.sessions.delete(session);
-      this.counts.clients = this.sessions.size;
     }
   }
 
   private async welcome(session: Session, name: string): Promise<void> {
-    const f = name === '' ? this.files.values().next().value : this.files.get(name);
+    const f = this.lookup(name);
     if (!f) throw new ZsyncError('ERR_ZSYNC_NO_SUCH_FILE', `no file named ${printable(JSON.stringify(name.slice(0, 200)))} is served here`);
     await session.sender.send(FrameType.HELLO, helloPayload());
     const version = f.current ?? (await this.keepingAlive(session, f.updating ?? this.refresh(f)));
@@ -286,7 +282,7 @@ export class SyncServer extends EventEmitter {
     const want = parseWant(payload, current ? v.checksums.params.length : Number.MAX_SAFE_INTEGER);
     if (want.ranges.length > rangesPerWant(this.maxFrameBytes)) throw new ProtocolError('too many ranges in one WANT');
     if (want.version !== v.id) {
-      await session.sender.send(FrameType.ERROR, errorPayload(want.request, new StaleVersionError(want.version).code, `version ${want.version} is no longer served; version ${v.id} follows`));
+      await session.sender.send(FrameType.ERROR, errorPayload(want.request, STALE_VERSION, `version ${want.version} is no longer served; version ${v.id} follows`));
       return;
     }
     this.counts.requests++;
@@ -314,7 +310,7 @@ export class SyncServer extends EventEmitter {
       // The file changed under this version: say so, and announce the new one.
       // The client now waits for a version, so it gets one even when the
       // content turns out unchanged (a copy of the same bytes in progress).
-      await session.sender.send(FrameType.ERROR, errorPayload(want.request, new StaleVersionError(want.version).code, `${f.name} changed on disk`));
+      await session.sender.send(FrameType.ERROR, errorPayload(want.request, STALE_VERSION, `${f.name} changed on disk`));
       const next = f.current === v ? await this.keepingAlive(session, this.refresh(f)) : f.current!;
       if (next === v) await this.sendControl(session, v);
       return;
@@ -322,7 +318,6 @@ export class SyncServer extends EventEmitter {
     await session.sender.send(FrameType.DONE, requestPayload(want.request));
   }
 
-  /** Reports the session's failure once; a client that left (PeerClosedError) has not failed. */
   /**
    * Awaits `work` (checksums being computed: seconds for a big file) while
    * PINGing the client, which has been promised a version and times the
@@ -337,6 +332,7 @@ export class SyncServer extends EventEmitter {
     }
   }
 
+  /** Reports the session's failure once; a client that left (PeerClosedError) has not failed. */
   private fail(session: Session, err: unknown): void {
     if (err instanceof PeerClosedError || session.failed) return;
     session.failed = true;
@@ -365,6 +361,16 @@ function sayLast(stream: Duplex, code: string, message: string, stallMs: number)
   if (stream.destroyed || stream.writableEnded) return;
   for (const b of frame(FrameType.ERROR, errorPayload(0, code, message))) stream.write(b);
   closeGracefully(stream, stallMs);
+}
+
+/**
+ * `chunkBytes` or `controlPieceBytes`: default 64 KiB, at most MAX_CHUNK_BYTES,
+ * so that every frame we send fits a client's default frame bound (4 MiB).
+ */
+function pieceOption(name: string, value: number | undefined): number {
+  const bytes = positiveOption(name, value, 64 << 10);
+  if (bytes > MAX_CHUNK_BYTES) throw new InvalidArgumentError(`${name} is at most ${MAX_CHUNK_BYTES}, got ${bytes}`);
+  return bytes;
 }
 
 function sameContent(a: Version, b: Version): boolean {

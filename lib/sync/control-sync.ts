@@ -17,6 +17,7 @@ import { Wanted } from '../transport/range-plan.js';
 import type { FetchStats } from '../transport/range-fetcher.js';
 import { IncompleteError } from './errors.js';
 import { verifyFileHashes } from './file-digest.js';
+import { helperThreadAvailable } from '../parallel/thread-budget.js';
 import { PrefixHasher } from './prefix-hasher.js';
 import type { RangeSource } from './range-source.js';
 import { matchSeed } from './match-seed.js';
@@ -119,12 +120,13 @@ export class ControlSync extends EventEmitter {
     try {
       // Started before the main thread builds its index, so that the worker's
       // start-up (imports, its own index) overlaps that and the truncate.
-      if (seeds.some((s) => s.size >= parallelFrom && splittable(s.size, params))) helper = SeedScanHelper.start(checksums, working);
+      const split = (size: number): boolean => size >= parallelFrom && splittable(size, params);
+      if (seeds.some((s) => split(s.size))) helper = SeedScanHelper.start(checksums, working);
       const index = new BlockIndex(checksums, { singleState: true });
       await handle.truncate(params.length);
       for (const seed of seeds) {
         if (state.complete) break;
-        reports.push(await this.matchSeed(seed.path, seed.size, index, state, handle, seed.size >= parallelFrom && splittable(seed.size, params) ? helper : undefined));
+        reports.push(await this.matchSeed(seed.path, seed.size, index, state, handle, split(seed.size) ? helper : undefined));
       }
       // Its thread goes back to the budget before the hash worker asks for one.
       await helper?.close();
@@ -139,7 +141,7 @@ export class ControlSync extends EventEmitter {
       // blocks left to write: 0.17 s off the end of a 256 MiB sync.
       early = writeBack(part);
       const fileHashes = fileHashesOf(header);
-      if (params.length >= parallelFrom && (fileHashes.sha1 ?? fileHashes.sha256) !== undefined && PrefixHasher.available()) {
+      if (params.length >= parallelFrom && (fileHashes.sha1 ?? fileHashes.sha256) !== undefined && helperThreadAvailable()) {
         hasher = new PrefixHasher(part, fileHashes);
         hasher.follow(state); // the seeds' writes are done: what they found from the start on is final
       }

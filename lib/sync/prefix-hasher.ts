@@ -2,7 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import type { FileHashes } from '../engine/block-checksums.js';
 import { ZsyncError } from '../errors.js';
 import { spawnWorker } from '../parallel/spawn-worker.js';
-import { acquireHelperThread, helperThreadAvailable, maxHelperThreads } from '../parallel/thread-budget.js';
+import { acquireHelperThread } from '../parallel/thread-budget.js';
 import type { TargetState } from '../engine/target-state.js';
 import { FileHashMismatchError } from './errors.js';
 
@@ -18,18 +18,6 @@ const STEP = 1 << 20;
  * finishes the rest and checks the digests as verifyFileHashes does.
  */
 export class PrefixHasher {
-  /** The most helper threads a process may run (thread-budget.ts: shared with the seed scan's). */
-  static readonly maxWorkers = maxHelperThreads;
-
-  /**
-   * True when a new PrefixHasher may start a worker now: a process that runs
-   * many syncs at once (a socket client per follower) must not start a thread
-   * for each; past the bound, syncs verify with a pass of their own.
-   */
-  static available(): boolean {
-    return helperThreadAvailable();
-  }
-
   private readonly worker: Worker;
   private readonly names: string[] = [];
   private readonly wanted: string[] = [];
@@ -53,7 +41,8 @@ export class PrefixHasher {
       this.wanted.push(expected.sha256.toLowerCase());
     }
     this.worker = spawnWorker(import.meta.url, 'prefix-hash-worker');
-    // Counted against the budget even when the caller did not ask available() first.
+    // Counted against the process's helper-thread budget when a slot is free
+    // (a sync asks helperThreadAvailable() first; a direct caller may not).
     const release = acquireHelperThread();
     if (release) {
       this.release = release;
