@@ -13,19 +13,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ZsyncResult } from '../lib/zsync.js';
 import { startFaultServer, type FaultServer } from './support/fault-server.js';
-import { CLI, cli, editHeader, makePair, outputChecks, parseSummary, seededBytes, zsyncmake } from './support/sync-fixtures.js';
+import { CLI, cli, editHeader, makePair, outputChecks, parseSummary, seededBytes, withOverwrites, zsyncmake } from './support/sync-fixtures.js';
 import { makeTestCa, type TestCa } from './support/test-ca.js';
 import { needTool } from './support/tools.js';
 import { prng } from './generators.js';
 
 const SIZE = 1_200_000;
 const NEW = makePair(91, SIZE).newData;
-const OLD = (() => {
-  const b = Buffer.from(NEW);
-  const rand = prng(9);
-  for (let i = 0; i < 10; i++) seededBytes(rand, 4000).copy(b, 10_000 + i * 110_000);
-  return b;
-})();
+const OLD = withOverwrites(NEW, 9, 10, 4000, 10_000, 110_000);
 const OLD_MTIME = new Date('2021-02-03T04:05:06Z');
 
 const { oldOutput, expectUntouched, expectNew } = outputChecks(OLD, NEW, OLD_MTIME);

@@ -14,19 +14,13 @@ import { ZsyncError } from '../lib/errors.js';
 import { defaultOutputName } from '../lib/sync/output-name.js';
 import { zsync, type ZsyncOptions, type ZsyncResult } from '../lib/zsync.js';
 import { startFaultServer, type FaultMode, type FaultServer } from './support/fault-server.js';
-import { editHeader, makePair, outputChecks, rejection, seededBytes, zsyncmake } from './support/sync-fixtures.js';
+import { editHeader, makePair, outputChecks, rejection, withOverwrites, zsyncmake } from './support/sync-fixtures.js';
 import { needTool } from './support/tools.js';
-import { prng } from './generators.js';
 
 const SIZE = 1_500_000;
 const NEW = makePair(77, SIZE).newData;
 /** The new file with 15 small overwrites: 15 ranges to fetch, spread out. */
-const OLD = (() => {
-  const b = Buffer.from(NEW);
-  const rand = prng(5);
-  for (let i = 0; i < 15; i++) seededBytes(rand, 3000).copy(b, 20_000 + i * 95_000);
-  return b;
-})();
+const OLD = withOverwrites(NEW, 5, 15, 3000, 20_000, 95_000);
 const OLD_MTIME = new Date('2020-05-06T07:08:09Z');
 
 /** An OUTPUT holding the old version, with a known mtime, and checks on it. */

@@ -22,6 +22,18 @@ export function seededBytes(rand: () => number, n: number): Buffer {
   return out.subarray(0, n);
 }
 
+/**
+ * `data` with `count` random overwrites of `length` bytes, the first at `from`
+ * and then every `every` bytes: an old version whose missing ranges are
+ * spread out and known.
+ */
+export function withOverwrites(data: Buffer, seed: number, count: number, length: number, from: number, every: number): Buffer {
+  const b = Buffer.from(data);
+  const rand = prng(seed);
+  for (let i = 0; i < count; i++) seededBytes(rand, length).copy(b, from + i * every);
+  return b;
+}
+
 export interface Pair {
   seed: number;
   oldData: Buffer;
