@@ -18,7 +18,7 @@ import { acquireHelperThread, helperThreadAvailable, maxHelperThreads } from '..
 import { blockChecksumsSync } from '../lib/pyzsync-api.js';
 import { matchSeed } from '../lib/sync/match-seed.js';
 import { PrefixHasher } from '../lib/sync/prefix-hasher.js';
-import { readChunksSync } from '../lib/sync/read-sync.js';
+import { readChunksSync } from '../lib/sync/sync-io.js';
 import { matchSeedSplit, SeedScanHelper } from '../lib/sync/split-scan.js';
 import { zsync } from '../lib/zsync.js';
 import { startFaultServer, type FaultServer } from './support/fault-server.js';
@@ -45,7 +45,7 @@ describe('seed scan over two threads', function () {
   });
 
   /** Scans `seed` for `target`'s blocks into a fresh file, on one thread or two. */
-  async function scan(target: Buffer, seed: Buffer, blockSize: number, seqMatches: 1 | 2, split: boolean, name: string): Promise<{ present: Uint8Array; file: Buffer; blocks: number; bytesReused: number }> {
+  async function scan(target: Buffer, seed: Buffer, blockSize: number, seqMatches: 1 | 2, split: boolean, name: string, segmentSize?: number): Promise<{ present: Uint8Array; file: Buffer; blocks: number; bytesReused: number }> {
     const sums = blockChecksumsSync(target, { blockSize, seqMatches, weakBytes: seqMatches === 2 ? 3 : 4, strongBytes: seqMatches === 2 ? 5 : 8 });
     const seedPath = join(dir, `${name}.seed`);
     const outPath = join(dir, `${name}.out`);
@@ -58,7 +58,7 @@ describe('seed scan over two threads', function () {
     const helper = split ? SeedScanHelper.start(sums, outPath) : undefined;
     if (split) expect(helper, 'a helper thread is free').to.not.equal(undefined);
     try {
-      const r = helper ? await matchSeedSplit(seedPath, seed.length, index, state, out, helper) : await matchSeed(seedPath, index, state, out);
+      const r = helper ? await matchSeedSplit(seedPath, seed.length, index, state, out, helper, { segmentSize }) : await matchSeed(seedPath, index, state, out);
       return { present: state.present, file: await readFile(outPath), blocks: r.blocks, bytesReused: r.bytesReused };
     } finally {
       await helper?.close();
@@ -66,12 +66,16 @@ describe('seed scan over two threads', function () {
     }
   }
 
+  // Segments: the default (a 32nd of the seed), the smallest allowed (twice the
+  // overlap: the most boundaries), a few, and one (the worker finds none to take).
+  const SEGMENT_SIZES = [undefined, 1, 150_000, Infinity];
   for (const [blockSize, seqMatches] of [[1024, 2], [2048, 1], [4096, 2]] as const) {
     it(`finds at least the single scan's blocks, with the target's bytes (${blockSize}-byte blocks, seqMatches ${seqMatches})`, async () => {
-      for (let seed = 1; seed <= 6; seed++) {
+      for (let seed = 1; seed <= 8; seed++) {
         const { oldData, newData } = makePair(seed * 31 + blockSize, 700_000 + seed * 50_000);
+        const segmentSize = SEGMENT_SIZES[seed % SEGMENT_SIZES.length];
         const one = await scan(newData, oldData, blockSize, seqMatches, false, `one-${seed}`);
-        const two = await scan(newData, oldData, blockSize, seqMatches, true, `two-${seed}`);
+        const two = await scan(newData, oldData, blockSize, seqMatches, true, `two-${seed}`, segmentSize === Infinity ? oldData.length : segmentSize);
         const params = { blockSize, length: newData.length };
         let more = 0;
         for (let i = 0; i < one.present.length; i++) {

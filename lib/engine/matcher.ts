@@ -168,6 +168,24 @@ export class Matcher {
     this.scan(dataEnd, emit);
   }
 
+  /**
+   * Starts on another stretch of seed, unrelated to the bytes before it (the
+   * split scan's next segment): the window, the run and the end are forgotten,
+   * the buffer (unless matches still hold views of it: with reuseBuffer they
+   * are void by now), the state and the stats are kept. Costs no allocation,
+   * which a new Matcher per stretch did.
+   */
+  restart(): void {
+    if (this.viewsOut && !this.reuseBuffer) this.buf = Buffer.alloc(this.buf.length);
+    this.filled = 0;
+    this.x = 0;
+    this.base = 0;
+    this.valid = false;
+    this.next = -1;
+    this.ended = false;
+    this.viewsOut = false;
+  }
+
   /** Moves the unscanned tail of the buffer to its front, or to a new buffer if matches hold views of this one. */
   private compact(): void {
     const x = this.x;

@@ -22,6 +22,7 @@ import { PrefixHasher } from './prefix-hasher.js';
 import type { RangeSource } from './range-source.js';
 import { matchSeed } from './match-seed.js';
 import { matchSeedSplit, SeedScanHelper, splittable } from './split-scan.js';
+import { syncWriter } from './sync-io.js';
 
 export interface ControlSyncOptions {
   /** Extra seeds (zsync's -i), read after OUTPUT.part and OUTPUT. */
@@ -232,6 +233,8 @@ export class ControlSync extends EventEmitter {
     // awaited by its own producer (the fetcher's backpressure), with no
     // objectMode queue between, and no readable-stream to load at start-up.
     const assembler = new BlockAssembler(state);
+    // Fetched runs are small (a block or two between edits): written synchronously (sync-io.ts).
+    const writer = syncWriter(out.fd);
     let bad: Error | undefined;
     const missing = state.missingRanges();
     const total = missing.reduce((n, r) => n + r.end - r.start, 0);
@@ -243,7 +246,7 @@ export class ControlSync extends EventEmitter {
       // Good blocks are written even when a neighbour was bad: nothing fetched is wasted.
       // A block is marked present once written (the hasher reads back what is present).
       for (const run of runs) {
-        await writeFully(out, run.data, run.position);
+        await writeFully(writer, run.data, run.position);
         for (const b of run.blocks) state.add(b);
       }
       if (refused.length > 0) bad = refused[refused.length - 1];
@@ -260,7 +263,9 @@ export class ControlSync extends EventEmitter {
       signal: this.syncOptions.signal,
       onProgress: (done: number) => this.progress({ phase: 'match', done, total: size, seed: path }),
     };
-    const report = helper ? await matchSeedSplit(path, size, index, state, out, helper, options) : await matchSeed(path, index, state, out, options);
+    // Two threads scanning leave no core for a libuv pool thread to write on: the
+    // split scan writes synchronously (sync-io.ts), as its worker does.
+    const report = helper ? await matchSeedSplit(path, size, index, state, syncWriter(out.fd), helper, options) : await matchSeed(path, index, state, out, options);
     return { path, ...report };
   }
 

@@ -20,8 +20,25 @@ export interface MatchSeedOptions {
    * slice after it must start a few windows earlier. Default: the seed's end.
    */
   end?: number;
+  /**
+   * Whether the chunks read reached the seed's end, whose last windows are
+   * zero padded, for a reader that finds its end as it goes (the split scan's
+   * main thread). Default: when `end` is not given.
+   */
+  atSeedEnd?: () => boolean;
+  /**
+   * Several stretches of the seed instead of `start` and `end`, scanned one
+   * after another, each on its own (the matcher restarts), into one run writer:
+   * the scan worker's segments. A stretch without `end` goes to the seed's end.
+   */
+  stretches?: Iterable<SeedStretch>;
   /** Reads the seed's chunks instead of readAhead (the scan worker reads synchronously). */
   read?: (path: string, start: number, end: number | undefined) => AsyncIterable<Buffer> | Iterable<Buffer>;
+}
+
+export interface SeedStretch {
+  start: number;
+  end: number | undefined;
 }
 
 export interface MatchSeedResult {
@@ -69,25 +86,30 @@ export async function matchSeed(path: string, index: BlockIndex, state: TargetSt
     found.length = 0;
   };
   try {
-    const chunks = options.read ? options.read(path, options.start ?? 0, options.end) : readAhead(path, { chunkSize: CHUNK, reuse: true, start: options.start, end: options.end });
+    const stretches = options.stretches ?? [{ start: options.start ?? 0, end: options.end }];
     let sinceYield = 0;
-    for await (const chunk of chunks) {
-      // Synchronous reads (the split scan) never give the event loop a turn on
-      // their own: every few MiB, let timers, signals (Ctrl-C) and sockets run.
-      if (options.read && ++sinceYield >= YIELD_EVERY) {
-        sinceYield = 0;
-        await new Promise<void>((resolve) => setImmediate(resolve));
+    for (const stretch of stretches) {
+      matcher.restart();
+      const chunks = options.read ? options.read(path, stretch.start, stretch.end) : readAhead(path, { chunkSize: CHUNK, reuse: true, start: stretch.start, end: stretch.end });
+      for await (const chunk of chunks) {
+        // Synchronous reads (the split scan) never give the event loop a turn on
+        // their own: every few MiB, let timers, signals (Ctrl-C) and sockets run.
+        if (options.read && ++sinceYield >= YIELD_EVERY) {
+          sinceYield = 0;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+        // Reading a big seed takes a while: an abort stops it too.
+        if (options.signal?.aborted) throw new AbortedError(options.signal.reason);
+        bytesRead += chunk.length;
+        matcher.write(chunk, collect);
+        await drain();
+        options.onProgress?.(bytesRead);
+        if (state.complete) break; // nothing left to find: the rest of the seed is moot
       }
-      // Reading a big seed takes a while: an abort stops it too.
-      if (options.signal?.aborted) throw new AbortedError(options.signal.reason);
-      bytesRead += chunk.length;
-      matcher.write(chunk, collect);
+      if (options.atSeedEnd ? options.atSeedEnd() : stretch.end === undefined) matcher.end(collect);
       await drain();
-      options.onProgress?.(bytesRead);
-      if (state.complete) break; // nothing left to find: the rest of the seed is moot
+      if (state.complete) break;
     }
-    if (options.end === undefined) matcher.end(collect);
-    await drain();
   } catch (err) {
     // No write may still be running once this returns: the caller closes the file.
     await writer.end().catch(() => {});

@@ -1,28 +1,34 @@
 /**
- * Worker thread of SeedScanHelper (split-scan.ts): scans the second part of a
- * seed with its own BlockIndex and TargetState, writes the blocks it finds
+ * Worker thread of SeedScanHelper (split-scan.ts): scans the segments of a
+ * seed it claims from the back (segment-claims.ts), one after another, each
+ * from a few windows before its start to a few windows beyond its end, with
+ * its own BlockIndex and TargetState, writes the blocks it finds
  * into the working file through its own descriptor, and reports their indices
  * once those writes are done. Imports only the engine (no HTTP), so it starts
  * while the main thread is still building its own index.
  *
  * Messages in: { init: { params, weak, strong, output } } once, then
- * { scan: { path, start, present } } per seed (present: the main thread's
- * blocks found so far, 1 a block), then { close: true }. Out: { progress: bytes }
- * now and then during a scan, then { found: Int32Array, bytesRead } (the blocks
- * this scan added to what `present` had), or { error: message } at any time.
+ * { scan: { path, segments, claims, present } } per seed (claims: the
+ * SegmentClaims' SharedArrayBuffer; present: the main thread's blocks found so
+ * far, 1 a block), then { close: true }. Out: { progress: bytes } now and then
+ * during a scan, then { found: Int32Array, bytesRead } (the blocks this scan
+ * added to what `present` had, and the bytes of its segments read), or
+ * { error: message } at any time.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { BlockChecksums } from '../engine/block-checksums.js';
 import { BlockIndex } from '../engine/block-index.js';
 import type { ChecksumParams } from '../engine/params.js';
 import { TargetState } from '../engine/target-state.js';
-import { matchSeed } from './match-seed.js';
-import { readChunksSync } from './read-sync.js';
+import { matchSeed, type SeedStretch } from './match-seed.js';
+import { readChunksSync, syncWriter } from './sync-io.js';
+import { SegmentClaims } from './segment-claims.js';
+import type { SeedSegments } from './split-scan.js';
 
 type Message =
   | { init: { params: ChecksumParams; weak: Int32Array; strong: Uint8Array; output: string } }
-  | { scan: { path: string; start: number; present: Uint8Array } }
+  | { scan: { path: string; segments: SeedSegments; claims: SharedArrayBuffer; present: Uint8Array } }
   | { close: true };
 
 /** Progress is reported every this many bytes: a message per MiB would be noise. */
@@ -31,12 +37,6 @@ const PROGRESS_STEP = 8 << 20;
 let index: BlockIndex | undefined;
 let state: TargetState | undefined;
 let output = -1;
-/** Synchronous positional writes: this thread has nothing else to do meanwhile (see read-sync.ts). */
-const writer = {
-  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }> {
-    return Promise.resolve({ bytesWritten: writeSync(output, buffer, offset, length, position) });
-  },
-};
 
 async function handle(msg: Message): Promise<void> {
   if ('init' in msg) {
@@ -50,10 +50,26 @@ async function handle(msg: Message): Promise<void> {
     // Blocks the main thread has (earlier seeds) are not looked for again.
     for (let i = 0; i < present.length; i++) if (msg.scan.present[i] === 1) state!.add(i);
     const before = present.slice();
+    const { size, segmentSize, count, overlap } = msg.scan.segments;
+    const claims = new SegmentClaims(msg.scan.claims);
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    let bytesRead = 0;
+    // The segments this thread claims, as they are claimed: each from a few
+    // windows before its start to a few beyond its end; the last one to the
+    // seed's end, which is zero padded there. Its own bytes (neither overlap)
+    // count as read once the next one is asked for.
+    function* claimed(): Generator<SeedStretch> {
+      for (let k = claims.claimBack(); k >= 0; k = claims.claimBack()) {
+        const own = k * segmentSize;
+        const start = Math.max(0, own - overlap);
+        yield { start, end: k === count - 1 ? undefined : Math.min(size, own + segmentSize + overlap) };
+        bytesRead += Math.max(0, Math.min(size, own + segmentSize) - own);
+      }
+    }
     let reported = 0;
-    const { bytesRead } = await matchSeed(msg.scan.path, index!, state!, writer, {
-      read: readChunksSync,
-      start: msg.scan.start,
+    await matchSeed(msg.scan.path, index!, state!, syncWriter(output), {
+      read: (path, start, end) => readChunksSync(path, start, end, undefined, { buffer }),
+      stretches: claimed(),
       onProgress: (n) => {
         if (n - reported < PROGRESS_STEP) return;
         reported = n;

@@ -8,26 +8,45 @@ import { AbortedError } from '../errors.js';
 import { acquireHelperThread } from '../parallel/thread-budget.js';
 import { spawnWorker } from '../parallel/spawn-worker.js';
 import { ScanWorkerError } from './errors.js';
-import { readChunksSync } from './read-sync.js';
+import { readChunksSync } from './sync-io.js';
+import { SegmentClaims } from './segment-claims.js';
 import { matchSeed, type MatchSeedOptions, type MatchSeedResult } from './match-seed.js';
 
-/**
- * Share of the seed the main thread scans. It also writes its blocks and runs
- * the event loop, and the worker starts later (its imports, its own index), so
- * it takes a little less than half.
- */
-const MAIN_SHARE = 0.55;
-
-/** Windows (of blockSize * seqMatches) the two parts overlap by, either side of the split. */
+/** Windows (of blockSize * seqMatches) a part is read beyond its segment's end, and the next one before its start. */
 const OVERLAP_WINDOWS = 4;
 
+/**
+ * Most bytes per segment by default: small enough that the thread which
+ * finishes first waits at most for one segment of the other's (a few tens of
+ * ms), large enough that the worker's per-segment start (a matcher, a run
+ * writer, the overlap read twice) is noise. A smaller seed gets about 32.
+ */
+const SEGMENT_BYTES = 8 << 20;
+const SEGMENTS = 32;
+
 type Reply = { progress: number } | { found: Int32Array; bytesRead: number } | { error: string };
+
+/** How a seed is cut into segments: the scan message's geometry, the same on both threads. */
+export interface SeedSegments {
+  /** The seed's size when the scan began. */
+  size: number;
+  /** Bytes per segment (a multiple of the block size); the last one may be shorter. */
+  segmentSize: number;
+  count: number;
+  /** Bytes read beyond a part's end, and before the start of the part after it. */
+  overlap: number;
+}
+
+export interface MatchSeedSplitOptions extends MatchSeedOptions {
+  /** Bytes per segment (rounded up to whole blocks, at least twice the overlap); for tests. Default a 32nd of the seed, at most 8 MiB. */
+  segmentSize?: number;
+}
 
 /**
  * A second thread for the seed scan: the one CPU-bound phase of a sync (MD4,
  * rsum, the scan loop) split over two cores. The worker (scan-worker.ts) holds
- * its own copy of the checksums and index, scans the later part of each seed
- * it is given and writes what it finds into the working file itself: sending
+ * its own copy of the checksums and index, scans the segments of each seed it
+ * claims and writes what it finds into the working file itself: sending
  * the blocks' bytes back for the main thread to write would cost a copy and
  * the main thread's time, which is what the split is to save.
  *
@@ -81,12 +100,16 @@ export class SeedScanHelper {
     this.worker.postMessage({ init: { params: checksums.params, weak: checksums.weak, strong: checksums.strong, output } });
   }
 
-  /** Scans `path` from `start` to its end in the worker; resolves with the blocks it found beyond `present`. */
-  scan(path: string, start: number, present: Uint8Array, onProgress: (bytesRead: number) => void): Promise<{ found: Int32Array; bytesRead: number }> {
+  /**
+   * Scans the segments of `path` the worker claims from the back of `claims`,
+   * until none is left; resolves with the blocks it found beyond `present` and
+   * the bytes of its segments it read (overlaps not counted).
+   */
+  scan(path: string, segments: SeedSegments, claims: SegmentClaims, present: Uint8Array, onProgress: (bytesRead: number) => void): Promise<{ found: Int32Array; bytesRead: number }> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((ok, fail) => {
       this.pending = { ok, fail, progress: onProgress };
-      this.worker.postMessage({ scan: { path, start, present } });
+      this.worker.postMessage({ scan: { path, segments, claims: claims.shared, present } });
     });
   }
 
@@ -117,31 +140,48 @@ export function splittable(size: number, params: { blockSize: number; seqMatches
   return size >= 16 * OVERLAP_WINDOWS * params.blockSize * params.seqMatches;
 }
 
+/** The segments of a seed of `size` bytes: whole blocks, each at least twice the overlap, at most MAX_SEGMENTS of them. */
+export function seedSegments(size: number, params: { blockSize: number; seqMatches: number }, segmentSize = Math.min(SEGMENT_BYTES, size / SEGMENTS)): SeedSegments {
+  const overlap = OVERLAP_WINDOWS * params.blockSize * params.seqMatches;
+  const least = Math.max(segmentSize, 2 * overlap, Math.ceil(size / SegmentClaims.MAX_SEGMENTS));
+  const bytes = Math.ceil(least / params.blockSize) * params.blockSize;
+  return { size, segmentSize: bytes, count: Math.max(1, Math.ceil(size / bytes)), overlap };
+}
+
 /**
- * matchSeed() over two threads: the main thread scans the first part of the
- * seed (into `output`, `state` and the report), the helper the rest; then the
- * helper's blocks are merged into `state`. The parts overlap by a few windows
- * either side of the split, so a run of matches that crosses it is picked up
- * by the worker whatever the alignment the main thread's scan arrived with;
- * blocks both find are written twice, with the same bytes. The result is the
- * single scan's in practice (test/split-scan.test.ts): a block can be missed
- * only where the same target block occurs on both sides of the split and the
- * single scan's finding it first changed where the scan went next.
+ * matchSeed() over two threads: the seed is cut into segments, which the main
+ * thread takes from the front (one scan of a growing prefix, into `output`,
+ * `state` and the report) and the helper from the back (each segment a scan of
+ * its own), until they meet (segment-claims.ts); then the helper's blocks are
+ * merged into `state`. Every part is read a few windows beyond its end, and
+ * every part of the helper's from a few windows before its start, so a run of
+ * matches that crosses a boundary is picked up whatever the alignment the scan
+ * before it arrived with; blocks both threads find are written twice, with the
+ * same bytes. The result is the single scan's in practice
+ * (test/split-scan.test.ts): a block can be missed only where the same target
+ * block occurs on both sides of a boundary and the single scan's finding it
+ * first changed where the scan went next.
  *
  * If the worker fails, the main scan is stopped and the ScanWorkerError thrown;
  * the caller throws the working file away.
  */
-export async function matchSeedSplit(path: string, size: number, index: BlockIndex, state: TargetState, output: PositionalWriter, helper: SeedScanHelper, options: MatchSeedOptions = {}): Promise<MatchSeedResult> {
+export async function matchSeedSplit(path: string, size: number, index: BlockIndex, state: TargetState, output: PositionalWriter, helper: SeedScanHelper, options: MatchSeedSplitOptions = {}): Promise<MatchSeedResult> {
   const params = index.checksums.params;
-  const window = params.blockSize * params.seqMatches;
-  const overlap = OVERLAP_WINDOWS * window;
-  const split = Math.round((size * MAIN_SHARE) / params.blockSize) * params.blockSize;
+  const segments = seedSegments(size, params, options.segmentSize);
+  const { segmentSize, count, overlap } = segments;
+  const claims = new SegmentClaims(count);
+  // The first segment is the main thread's before the worker can ask.
+  claims.claimFront();
+  /** The end of the segments the main thread has claimed: its bytes read beyond it are overlap. */
+  let mainOwnEnd = Math.min(size, segmentSize);
+  let mainReachedEnd = false;
+  let mainDone = false;
   let mainRead = 0;
   let workerRead = 0;
   const progress = (): void => options.onProgress?.(Math.min(size, mainRead + workerRead));
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-  const remote = helper.scan(path, split - overlap, state.present, (n) => {
+  const remote = helper.scan(path, segments, claims, state.present, (n) => {
     workerRead = n;
     progress();
   });
@@ -151,23 +191,43 @@ export async function matchSeedSplit(path: string, size: number, index: BlockInd
   try {
     local = await matchSeed(path, index, state, output, {
       signal,
-      start: 0,
-      end: split + overlap,
-      // Both cores scan: async reads would wait for a core (read-sync.ts).
-      read: readChunksSync,
+      // Both cores scan: async reads would wait for a core (sync-io.ts).
+      read: (p, start) =>
+        readChunksSync(p, start, mainOwnEnd, undefined, {
+          // At the end of its segments: the next one if the worker has not
+          // taken it, else a few windows into the worker's, then stop.
+          extend: (reached) => {
+            if (mainDone) return reached;
+            const next = claims.claimFront();
+            if (next < 0) {
+              mainDone = true;
+              return reached + overlap;
+            }
+            mainOwnEnd = Math.min(size, (next + 1) * segmentSize);
+            return mainOwnEnd;
+          },
+          atFileEnd: () => {
+            mainReachedEnd = true;
+          },
+        }),
+      atSeedEnd: () => mainReachedEnd,
       onProgress: (n) => {
-        mainRead = n;
+        mainRead = Math.min(n, mainOwnEnd);
         progress();
       },
     });
   } catch (err) {
+    claims.closeAll();
     // The worker's error, not the AbortedError it caused here.
     if (err instanceof AbortedError && stop.signal.aborted && !options.signal?.aborted) await remote;
     throw err;
   }
-  // An abort must not wait for the worker's half (a worker stuck on a hung
-  // mount would hold the sync, its lock and its files for good): the caller
-  // terminates the worker on the way out.
+  // Nothing is left to claim once the main scan is done (it stopped early only
+  // when every block was found): the worker finishes the segment it is on.
+  claims.closeAll();
+  // An abort must not wait for the worker (a worker stuck on a hung mount
+  // would hold the sync, its lock and its files for good): the caller
+  // terminates it on the way out.
   const { found, bytesRead } = await untilAborted(remote, options.signal);
   let { bytesReused, blocks } = local;
   for (const id of found) {
@@ -177,11 +237,8 @@ export async function matchSeedSplit(path: string, size: number, index: BlockInd
     blocks++;
   }
   options.onProgress?.(size);
-  // Bytes of the seed read, the overlap that both threads read counted once
-  // (the seed may have shrunk since `size` was taken).
-  const workerStart = Math.max(0, split - overlap);
-  const both = Math.max(0, Math.min(local.bytesRead, workerStart + bytesRead) - workerStart);
-  return { bytesRead: local.bytesRead + bytesRead - both, bytesReused, blocks };
+  // Bytes of the seed read, each counted once: overlaps read by both are not.
+  return { bytesRead: Math.min(local.bytesRead, mainOwnEnd) + bytesRead, bytesReused, blocks };
 }
 
 /** `work`, or an AbortedError as soon as `signal` fires. */
