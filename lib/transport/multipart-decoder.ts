@@ -15,6 +15,9 @@ export interface MultipartDecoderOptions {
 
 type State = 'preamble' | 'boundary-end' | 'headers' | 'body' | 'after-body' | 'epilogue';
 
+/** The empty line that ends a part's header block. */
+const HEADER_END = Buffer.from('\r\n\r\n', 'latin1');
+
 /**
  * A `multipart/byteranges` body in, `{ offset, data }` chunks out, as they
  * arrive. Each part's length comes from its Content-Range, so part data is
@@ -76,8 +79,14 @@ export class MultipartDecoder {
         o += n;
         continue;
       }
-      this.queue.append(chunk.subarray(o));
-      o = chunk.length;
+      // Through the queue only as far as the end of the next part's header
+      // block: the part's data after it is then passed on as views of the
+      // chunk, not copied in and out. (Should that end straddle two chunks,
+      // the bytes queued past it are still data, only copied.)
+      const headerEnd = chunk.indexOf(HEADER_END, o);
+      const upTo = headerEnd < 0 ? chunk.length : headerEnd + HEADER_END.length;
+      this.queue.append(chunk.subarray(o, upTo));
+      o = upTo;
       this.drain();
     }
   }
@@ -133,14 +142,14 @@ export class MultipartDecoder {
         }
         case 'headers': {
           // The header block runs from the end of the boundary line to an empty line.
-          const at = q.indexOf('\r\n\r\n');
+          const at = q.indexOf(HEADER_END);
           if (at < 0) {
             this.bound(q.length, 'part header');
             return;
           }
           this.bound(at, 'part header');
           const text = q.slice(0, at).toString('latin1');
-          q.consume(at + 4);
+          q.consume(at + HEADER_END.length);
           this.startPart(text);
           break;
         }
