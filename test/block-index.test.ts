@@ -1,7 +1,8 @@
 /**
- * BlockIndex's singleState option (what a sync uses): the first target state
- * gets the index's own buckets, no copy, and finds the same blocks as with a
- * shared index; a second state is refused rather than handed pruned buckets.
+ * BlockIndex and its target states: the first state gets the index's own
+ * buckets, no copy, and prunes them; a later state gets buckets of its own,
+ * untouched by that pruning, and finds what the first found. With singleState
+ * (what a sync uses) a second state is refused instead.
  */
 import { expect } from 'chai';
 import { BlockIndex } from '../lib/engine/block-index.js';
@@ -10,20 +11,39 @@ import { TargetState } from '../lib/engine/target-state.js';
 import { blockChecksumsSync } from '../lib/pyzsync-api.js';
 import { makePair } from './support/sync-fixtures.js';
 
-describe('BlockIndex singleState', () => {
-  it('finds what a shared index finds, and refuses a second state', () => {
-    const { oldData, newData } = makePair(99, 300_000);
-    const sums = blockChecksumsSync(newData, { blockSize: 1024, seqMatches: 2, weakBytes: 3, strongBytes: 5 });
-    const run = (index: BlockIndex): number[] => {
-      const found: number[] = [];
-      const m = new Matcher(index, { state: new TargetState(sums) });
-      const emit = (x: BlockMatch): void => {
-        found.push(x.index);
-      };
-      m.write(oldData, emit);
-      m.end(emit);
-      return found;
+describe('BlockIndex target states', () => {
+  const { oldData, newData } = makePair(99, 300_000);
+  const sums = blockChecksumsSync(newData, { blockSize: 1024, seqMatches: 2, weakBytes: 3, strongBytes: 5 });
+  const run = (index: BlockIndex): number[] => {
+    const found: number[] = [];
+    const m = new Matcher(index, { state: new TargetState(sums) });
+    const emit = (x: BlockMatch): void => {
+      found.push(x.index);
     };
+    m.write(oldData, emit);
+    m.end(emit);
+    return found;
+  };
+
+  it('gives a later state what the first state started from, not its pruned buckets', () => {
+    // A run of identical blocks: the first state finds them all in one bucket
+    // walk and drops them from that bucket at the next.
+    const target = Buffer.concat([Buffer.alloc(64 * 1024), newData.subarray(0, 64 * 1024)]);
+    const repeated = blockChecksumsSync(target, { blockSize: 1024, seqMatches: 1, weakBytes: 4, strongBytes: 16 });
+    const index = new BlockIndex(repeated);
+    const scan = (): number[] => {
+      const state = new TargetState(repeated);
+      const m = new Matcher(index, { state });
+      m.write(target, () => {});
+      m.end(() => {});
+      return state.missingBlocks();
+    };
+    expect(scan()).to.deep.equal([]);
+    expect(scan()).to.deep.equal([]);
+    expect(scan()).to.deep.equal([]);
+  });
+
+  it('with singleState, finds what a shared index finds, and refuses a second state', () => {
     const single = new BlockIndex(sums, { singleState: true });
     expect(run(single)).to.deep.equal(run(new BlockIndex(sums)));
     expect(() => single.lookupFor(new TargetState(sums))).to.throw().with.property('code', 'ERR_ZSYNC_INVALID_ARGUMENT');

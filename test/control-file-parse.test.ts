@@ -474,6 +474,13 @@ describe('control file parser', () => {
     });
   });
 
+  it('the block sums are in shared memory: a sync hands its seed scan worker these sums, not a copy', () => {
+    const { checksums } = parseControlFileBuffer(V062);
+    expect(checksums.weak.buffer).to.be.instanceOf(SharedArrayBuffer);
+    expect(checksums.strong.buffer).to.be.instanceOf(SharedArrayBuffer);
+    expect(checksums.weak.length).to.equal(74);
+  });
+
   it('errors are ControlFileErrors with a kind', () => {
     const err = refusal(Buffer.from('nope\n'));
     expect(err).to.be.instanceOf(ControlFileError);

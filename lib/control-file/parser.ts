@@ -75,8 +75,8 @@ export class ControlFileParser {
   private blockCount = 0;
   private recordSize = 0;
   private received = 0;
-  private weak = new Int32Array(0);
-  private strong = new Uint8Array(0);
+  private weak = new Int32Array(new SharedArrayBuffer(0));
+  private strong = new Uint8Array(new SharedArrayBuffer(0));
   /** Bytes after the last record we tolerate: a gzip-era file carries one or two extra records. */
   private trailingAllowed = 0;
   private hasZMap = false;
@@ -249,11 +249,13 @@ export class ControlFileParser {
       // maxChecksumBytes bounds): memory follows the records that actually
       // arrived, not what the header claims.
       const capacity = Math.min(this.blockCount, Math.max(INITIAL_BLOCKS, needed, this.weak.length * 2));
-      let weak: Int32Array<ArrayBuffer>;
-      let strong: Uint8Array<ArrayBuffer>;
+      // In shared memory, so that a sync's seed scan worker (split-scan.ts) is
+      // handed these very sums, not a copy of them (9 bytes a block).
+      let weak: Int32Array<SharedArrayBuffer>;
+      let strong: Uint8Array<SharedArrayBuffer>;
       try {
-        weak = new Int32Array(capacity);
-        strong = new Uint8Array(capacity * header.strongBytes);
+        weak = new Int32Array(new SharedArrayBuffer(capacity * 4));
+        strong = new Uint8Array(new SharedArrayBuffer(capacity * header.strongBytes));
       } catch (err) {
         // Only with a maxChecksumBytes raised past what this runtime can allocate.
         if (!(err instanceof RangeError)) throw err;

@@ -29,9 +29,14 @@ export class BlockChecksums {
       throw new InvalidArgumentError(`expected checksums for ${blockCount} blocks, got ${weak.length} weak and ${strong.length / params.strongBytes} strong`);
     }
     // Masked in place: the arrays are taken over, not copied (a control file's
-    // checksums can be a few hundred MB).
+    // checksums can be a few hundred MB). Written only where the mask changes
+    // something: sums in shared memory, already masked, are read meanwhile by
+    // another thread (split-scan.ts), which must see them unchanged.
     const mask = weakMask(params.weakBytes);
-    for (let i = 0; i < weak.length; i++) weak[i] = weak[i]! & mask;
+    for (let i = 0; i < weak.length; i++) {
+      const masked = weak[i]! & mask;
+      if (masked !== weak[i]) weak[i] = masked;
+    }
     this.params = params;
     this.blockCount = blockCount;
     this.weak = weak;

@@ -56,10 +56,14 @@ const MAX_FILTER_BITS = 22;
  * With seqMatches 2 a key covers a block and its successor, so the last block
  * has no key and is found only as the continuation of a run (as in zsync).
  *
- * The index itself never changes, so one index serves any number of target
- * states. Each state gets its own working copy of the buckets (`lookupFor`),
- * from which the blocks that state already has are dropped as the matcher walks
- * them, so a run of identical blocks costs nothing once found.
+ * One index serves any number of target states. Each state gets its own
+ * working set of buckets (`lookupFor`), from which the blocks that state already
+ * has are dropped as the matcher walks them, so a run of identical blocks costs
+ * nothing once found. The first state takes the index's own buckets, since
+ * nearly every index serves one state only (a copy held beside them cost 12
+ * bytes a block, 3 MB per GiB of target); any later state gets buckets built
+ * afresh from the checksums, the same as the first state's were before it
+ * pruned them.
  */
 export class BlockIndex implements BucketLookup {
   readonly checksums: BlockChecksums;
@@ -75,17 +79,14 @@ export class BlockIndex implements BucketLookup {
   /** The lookup key of each entry, beside it: the hot loop rejects a filter false positive without a call. */
   readonly keys: Int32Array;
   private readonly lookups = new WeakMap<TargetState, BucketLookup>();
-  /** See BlockIndexOptions.singleState: the state that took the buckets themselves. */
+  /** The state that took the index's own buckets (the first one asked for). */
   private owner: TargetState | undefined;
   private readonly singleState: boolean;
 
   constructor(checksums: BlockChecksums, options: BlockIndexOptions = {}) {
     this.singleState = options.singleState ?? false;
     this.checksums = checksums;
-    const { weak, blockCount } = checksums;
-    const pairs = checksums.params.seqMatches === 2;
-    const indexed = pairs ? Math.max(0, blockCount - 1) : blockCount;
-
+    const indexed = checksums.params.seqMatches === 2 ? Math.max(0, checksums.blockCount - 1) : checksums.blockCount;
     const filterBits = Math.min(MAX_FILTER_BITS, Math.max(MIN_FILTER_BITS, Math.ceil(Math.log2(indexed * FILTER_BITS_PER_BLOCK + 1))));
     this.filterShift = 32 - (filterBits - 5);
     this.filter = new Int32Array(2 ** (filterBits - 5));
@@ -94,45 +95,30 @@ export class BlockIndex implements BucketLookup {
     // index's memory, and buckets are short either way.
     const tableBits = Math.max(1, Math.floor(Math.log2(indexed + 1)));
     this.tableShift = 32 - tableBits;
-    const tableSize = 2 ** tableBits;
-    this.bucketStart = new Uint32Array(tableSize + 1);
-    this.bucketEnd = new Uint32Array(tableSize);
-    this.entries = new Int32Array(indexed);
-    this.keys = new Int32Array(indexed);
-
-    for (let id = 0; id < indexed; id++) {
-      const key = lookupKey(weak[id]!, pairs ? weak[id + 1]! : 0);
-      this.filter[key >>> this.filterShift]! |= filterMask(key);
-      this.bucketStart[(key >>> this.tableShift) + 1]!++;
-    }
-    for (let b = 0; b < tableSize; b++) this.bucketStart[b + 1]! += this.bucketStart[b]!;
-    this.bucketEnd.set(this.bucketStart.subarray(0, tableSize));
-    // The keys computed again rather than kept from the first pass: a
-    // temporary array of one key per block cost 1 MB of peak memory per GiB.
-    for (let id = 0; id < indexed; id++) {
-      const key = lookupKey(weak[id]!, pairs ? weak[id + 1]! : 0);
-      const b = key >>> this.tableShift;
-      this.keys[this.bucketEnd[b]!] = key;
-      this.entries[this.bucketEnd[b]!++] = id;
-    }
+    const buckets = buildBuckets(checksums, this.tableShift, this);
+    this.bucketStart = buckets.bucketStart;
+    this.bucketEnd = buckets.bucketEnd;
+    this.entries = buckets.entries;
+    this.keys = buckets.keys;
   }
 
-  /** The buckets as one target state sees them: its own copy, pruned as its blocks are found. */
+  /** The buckets as one target state sees them: its own set, pruned as its blocks are found. */
   lookupFor(state: TargetState): BucketLookup {
     let lookup = this.lookups.get(state);
     if (!lookup) {
       if (this.singleState && this.owner !== undefined) throw new InvalidArgumentError('this BlockIndex serves a single target state, and already has one');
-      // A single-state index hands over its own buckets: no copy (3 arrays of one entry per block).
-      const own = this.singleState;
-      if (own) this.owner = state;
+      // The first state prunes the index's own buckets; a later one must not
+      // see that state's pruning, so its buckets are built again.
+      const fresh = this.owner === undefined ? this : buildBuckets(this.checksums, this.tableShift);
+      this.owner ??= state;
       lookup = {
         filter: this.filter,
         filterShift: this.filterShift,
         tableShift: this.tableShift,
         bucketStart: this.bucketStart,
-        bucketEnd: own ? this.bucketEnd : this.bucketEnd.slice(),
-        entries: own ? this.entries : this.entries.slice(),
-        keys: own ? this.keys : this.keys.slice(),
+        bucketEnd: fresh.bucketEnd,
+        entries: fresh.entries,
+        keys: fresh.keys,
       };
       this.lookups.set(state, lookup);
     }
@@ -140,11 +126,43 @@ export class BlockIndex implements BucketLookup {
   }
 }
 
+/**
+ * Buckets of block ids by lookup key, as one flat array (a counting sort), each
+ * bucket in ascending block order; the keys beside the ids. Deterministic: built
+ * again from the same checksums, they are the same. The first build fills the
+ * index's filter too, in the same pass over the keys.
+ */
+function buildBuckets(checksums: BlockChecksums, tableShift: number, filling?: Pick<BucketLookup, 'filter' | 'filterShift'>): Pick<BucketLookup, 'bucketStart' | 'bucketEnd' | 'entries' | 'keys'> {
+  const { weak, blockCount } = checksums;
+  const pairs = checksums.params.seqMatches === 2;
+  const indexed = pairs ? Math.max(0, blockCount - 1) : blockCount;
+  const tableSize = 2 ** (32 - tableShift);
+  const bucketStart = new Uint32Array(tableSize + 1);
+  const bucketEnd = new Uint32Array(tableSize);
+  const entries = new Int32Array(indexed);
+  const keys = new Int32Array(indexed);
+  for (let id = 0; id < indexed; id++) {
+    const key = lookupKey(weak[id]!, pairs ? weak[id + 1]! : 0);
+    if (filling) filling.filter[key >>> filling.filterShift]! |= filterMask(key);
+    bucketStart[(key >>> tableShift) + 1]!++;
+  }
+  for (let b = 0; b < tableSize; b++) bucketStart[b + 1]! += bucketStart[b]!;
+  bucketEnd.set(bucketStart.subarray(0, tableSize));
+  // The keys computed again rather than kept from the first pass: a
+  // temporary array of one key per block cost 1 MB of peak memory per GiB.
+  for (let id = 0; id < indexed; id++) {
+    const key = lookupKey(weak[id]!, pairs ? weak[id + 1]! : 0);
+    const b = key >>> tableShift;
+    keys[bucketEnd[b]!] = key;
+    entries[bucketEnd[b]!++] = id;
+  }
+  return { bucketStart, bucketEnd, entries, keys };
+}
+
 export interface BlockIndexOptions {
   /**
-   * The index will serve one target state only (a sync's): its first
-   * lookupFor() takes the index's own buckets, pruned in place from then on,
-   * instead of a copy of them, and a second state is refused. Default false.
+   * The index will serve one target state only (a sync's), and a second state
+   * is refused rather than given buckets built again. Default false.
    */
   singleState?: boolean;
 }

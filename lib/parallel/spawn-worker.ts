@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 
 /**
  * Starts the worker module `name` (without extension) that sits beside the
@@ -6,10 +6,10 @@ import { Worker } from 'node:worker_threads';
  * (the tests) the sources are .ts files, and a worker does not inherit tsx:
  * it is registered in the worker first.
  */
-export function spawnWorker(from: string, name: string): Worker {
+export function spawnWorker(from: string, name: string, resourceLimits?: ResourceLimits): Worker {
   if (from.endsWith('.ts')) {
     const url = new URL(`./${name}.ts`, from).href;
-    return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); });`, { eval: true });
+    return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); });`, { eval: true, resourceLimits });
   }
-  return new Worker(new URL(`./${name}.js`, from));
+  return new Worker(new URL(`./${name}.js`, from), { resourceLimits });
 }

@@ -123,12 +123,15 @@ export class ControlSync extends EventEmitter {
       // start-up (imports, its own index) overlaps that and the truncate.
       const split = (size: number): boolean => size >= parallelFrom && splittable(size, params);
       if (seeds.some((s) => split(s.size))) helper = SeedScanHelper.start(checksums, working);
-      const index = new BlockIndex(checksums, { singleState: true });
+      let index: BlockIndex | undefined = new BlockIndex(checksums, { singleState: true });
       await handle.truncate(params.length);
       for (const seed of seeds) {
         if (state.complete) break;
         reports.push(await this.matchSeed(seed.path, seed.size, index, state, handle, split(seed.size) ? helper : undefined));
       }
+      // Let go of it for the fetch (16 bytes a block): this function's
+      // variables live until the sync returns.
+      index = undefined;
       // Its thread goes back to the budget before the hash worker asks for one.
       await helper?.close();
       helper = undefined;

@@ -47,9 +47,11 @@ async function handle(msg: Message): Promise<void> {
     output = openSync(msg.init.output, 'r+');
   } else if ('scan' in msg) {
     const { present } = state!;
-    // Blocks the main thread has (earlier seeds) are not looked for again.
-    for (let i = 0; i < present.length; i++) if (msg.scan.present[i] === 1) state!.add(i);
-    const before = present.slice();
+    // Blocks the main thread has (earlier seeds) are not looked for again. The
+    // main thread's set includes what this thread found in earlier seeds, so
+    // from here on it is what this thread had before this scan.
+    const before = msg.scan.present;
+    for (let i = 0; i < present.length; i++) if (before[i] === 1) state!.add(i);
     const { size, segmentSize, count, overlap } = msg.scan.segments;
     const claims = new SegmentClaims(msg.scan.claims);
     const buffer = Buffer.allocUnsafe(1 << 20);
