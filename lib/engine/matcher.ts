@@ -126,6 +126,8 @@ export class Matcher {
   private generation = 0;
   /** Seed offset just past the last block found: a window there continues a run of matches. */
   private runEnd = -1;
+  /** Blocks found back to back up to runEnd. */
+  private runBlocks = 0;
 
   constructor(index: BlockIndex, options: MatcherOptions = {}) {
     this.checksums = index.checksums;
@@ -321,6 +323,7 @@ export class Matcher {
   private found(id: number, x: number, data: Buffer, emit: (match: BlockMatch) => void): void {
     this.state.add(id);
     this.stats.blocksFound++;
+    this.runBlocks = this.base + x === this.runEnd ? this.runBlocks + 1 : 1;
     this.runEnd = this.base + x + this.bs;
     emit({ index: id, seedOffset: this.base + x, data });
   }
@@ -328,8 +331,9 @@ export class Matcher {
   /**
    * The strong digest of the window at x, as its offset in `digests`. Inside a
    * run of matches the windows x + bs, x + 2 bs, ... are the ones checked next,
-   * so a miss there (and any miss with pairs, which checks x + bs at once) hashes
-   * as many of them as one SIMD pass takes, for about the price of one.
+   * so a miss there hashes several of them in one SIMD pass: half the hasher's
+   * lanes (4 for MD4) as a run starts, all of them (8) once the run is that
+   * long. A miss with pairs, which checks x + bs straight after x, hashes half.
    */
   private digest(x: number): number {
     this.stats.strongChecks++;
@@ -346,8 +350,9 @@ export class Matcher {
     }
     // Refill the generation that does not hold the digest handed out last.
     const g = (this.generation ^= 1);
+    const half = (lanes + 1) >> 1;
+    const ahead = at === this.runEnd ? (this.runBlocks >= lanes ? lanes : half) : this.pairs ? half : 1;
     // Only windows wholly in the buffer: the bytes past `filled` are not the seed's yet.
-    const ahead = this.pairs || at === this.runEnd ? lanes : 1;
     const n = Math.min(ahead, Math.floor((this.filled - x) / bs));
     this.hasher.digestBlocks(this.buf, x, bs, n, this.digests, g * lanes * db);
     this.cachedAt[g] = at;
