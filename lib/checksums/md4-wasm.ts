@@ -1,9 +1,9 @@
 /**
  * MD4 (RFC 1320) in WebAssembly written by this file at load time: a scalar
- * kernel for one message of any length, and a SIMD kernel hashing four
- * messages of one length at once, one per i32x4 lane. zsync's strong checksum
- * is MD4 of every block, so hashing four blocks per pass is what makes `make`
- * and the seed scan's strong checks cheap.
+ * kernel for one message of any length, and SIMD kernels hashing four or
+ * eight messages of one length at once, one per i32x4 lane. zsync's strong
+ * checksum is MD4 of every block, so hashing several blocks per pass is what
+ * makes `make` and the seed scan's strong checks cheap.
  *
  * Data goes into the module's memory with one copy per batch; digests are
  * written into the caller's array, so no call allocates per block. The memory
@@ -13,7 +13,7 @@ import { Body, emitModule, Op, SimdOp, ValType, type FuncDef } from './wasm-emit
 
 // Layout of the module's memory.
 const STATE = 0; // scalar A, B, C, D
-const STATE4 = 64; // the SIMD state: four vectors A, B, C, D, a lane per message
+const STATE4 = 64; // the SIMD state: vectors A, B, C, D, a lane per message, for up to two groups of four messages
 const PAD = 256; // the last one or two chunks of a scalar message, padded (128 bytes)
 const PAD4 = 512; // the same for up to eight messages (8 x 128 bytes)
 const OUT = 1536; // up to eight digests handed back

@@ -6,13 +6,12 @@
  * Nothing here knows about MD4.
  */
 
-export const ValType = { I32: 0x7f, I64: 0x7e, V128: 0x7b } as const;
+export const ValType = { I32: 0x7f, V128: 0x7b } as const;
 export type ValType = (typeof ValType)[keyof typeof ValType];
 
 /** Opcodes of the single-byte instructions we use. */
 export const Op = {
-  Block: 0x02, Loop: 0x03, If: 0x04, Else: 0x05, End: 0x0b,
-  Br: 0x0c, BrIf: 0x0d, Return: 0x0f, Call: 0x10, Drop: 0x1a, Select: 0x1b,
+  Block: 0x02, Loop: 0x03, End: 0x0b, BrIf: 0x0d, Call: 0x10, Select: 0x1b,
   LocalGet: 0x20, LocalSet: 0x21, LocalTee: 0x22,
   I32Load: 0x28, I32Store: 0x36, I32Store8: 0x3a,
   I32Const: 0x41,
@@ -24,8 +23,10 @@ export type Op = (typeof Op)[keyof typeof Op];
 
 /** SIMD instructions (prefix 0xfd, then the opcode as LEB128). */
 export const SimdOp = {
-  V128Load: 0x00, V128Store: 0x0b, V128Const: 0x0c, I8x16Shuffle: 0x0d, I32x4Splat: 0x11,
+  V128Load: 0x00, V128Store: 0x0b, V128Const: 0x0c, I8x16Shuffle: 0x0d, I32x4Splat: 0x11, I32x4ExtractLane: 0x1b,
   V128And: 0x4e, V128Or: 0x50, V128Xor: 0x51, V128Bitselect: 0x52,
+  I32x4ExtaddPairwiseI16x8U: 0x7f, I16x8ExtendLowI8x16U: 0x89, I16x8ExtendHighI8x16U: 0x8a,
+  I16x8Add: 0x8e, I16x8Mul: 0x95,
   I32x4Shl: 0xab, I32x4ShrU: 0xad, I32x4Add: 0xae,
 } as const;
 export type SimdOp = (typeof SimdOp)[keyof typeof SimdOp];
@@ -107,17 +108,8 @@ export class Body {
     this.bytes.push(Op.Loop, EMPTY_BLOCK);
     return this;
   }
-  if(): this {
-    this.bytes.push(Op.If, EMPTY_BLOCK);
-    return this;
-  }
   end(): this {
     this.bytes.push(Op.End);
-    return this;
-  }
-  br(depth: number): this {
-    this.bytes.push(Op.Br);
-    uleb(depth, this.bytes);
     return this;
   }
   brIf(depth: number): this {
@@ -149,6 +141,12 @@ export class Body {
     this.simd(op);
     this.bytes.push(0);
     uleb(offset, this.bytes);
+    return this;
+  }
+  /** i32x4.extract_lane. */
+  extractLane32(lane: number): this {
+    this.simd(SimdOp.I32x4ExtractLane);
+    this.bytes.push(lane);
     return this;
   }
   /** A v128 constant of four i32 lanes. */
