@@ -11,7 +11,7 @@
  */
 import { Body, emitModule, Op, SimdOp, ValType } from './wasm-emit.js';
 
-/** Bytes hashed per call: the module's memory less nothing else. */
+/** Bytes summed per call: the whole of the module's one page of memory. */
 const PIECE = 1 << 16;
 
 /** rsum16(ptr, n): the packed rsum of n * 16 bytes at ptr, as a block of that length. */
@@ -59,18 +59,18 @@ interface WasmApi {
 }
 const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 const BYTES = rsumModule();
-const exports = wasm.validate(BYTES) ? new wasm.Instance(new wasm.Module(BYTES)).exports as RsumExports : null;
-const heap = exports ? new Uint8Array(exports.memory.buffer) : null;
+const kernel = wasm.validate(BYTES) ? new wasm.Instance(new wasm.Module(BYTES)).exports as RsumExports : null;
+const heap = kernel ? new Uint8Array(kernel.memory.buffer) : null;
 
 /** Whether rsumSimd() can run here (the runtime has WebAssembly SIMD). */
-export const RSUM_SIMD = exports !== null;
+export const RSUM_SIMD = kernel !== null;
 
 /**
  * rsumBlock's contract (rsum of `blockSize` bytes from `start`, zeros past the
  * end of `data`, packed unsigned), in SIMD. Only where RSUM_SIMD is true.
  */
 export function rsumSimd(data: Uint8Array, start: number, blockSize: number): number {
-  const rsum16 = exports!.rsum16;
+  const rsum16 = kernel!.rsum16;
   const mem = heap!;
   const end = Math.min(start + blockSize, data.length);
   let a = 0;
