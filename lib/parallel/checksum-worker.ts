@@ -46,12 +46,14 @@ export async function runChecksumJob(job: ChecksumJob): Promise<ChecksumJobResul
   const whole = digests.length > 0;
   const from = whole ? 0 : start;
   const to = whole ? job.length : end;
-  const buf = Buffer.alloc(READ + bs); // room to zero-pad the last block
+  // Reads of whole blocks (bs and READ are powers of two), so no block straddles two.
+  const read = Math.max(READ, bs);
+  const buf = Buffer.alloc(read + bs); // room to zero-pad the last block
   const handle = await open(job.path, 'r');
   let bytesRead = 0;
   try {
     for (let pos = from; pos < to; ) {
-      const want = Math.min(READ, to - pos);
+      const want = Math.min(read, to - pos);
       let got = 0;
       while (got < want) {
         const { bytesRead: n } = await handle.read(buf, got, want - got, pos + got);
