@@ -10,7 +10,8 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
-import { rsumBlock, rsumRoll, weakMask } from '../lib/checksums/rsum.js';
+import { rsumBlock, rsumRoll, rsumScalar, weakMask } from '../lib/checksums/rsum.js';
+import { RSUM_SIMD, rsumSimd } from '../lib/checksums/rsum-wasm.js';
 import { md4Digest, strongHasher } from '../lib/checksums/strong.js';
 import { ChecksumStream } from '../lib/engine/checksum-stream.js';
 import type { ChecksumRecord } from '../lib/engine/checksummer.js';
@@ -64,6 +65,22 @@ describe('rsum (zsync\'s weak checksum)', () => {
         const start = startSeed % data.length;
         const expected = rsumByDefinition(data.subarray(start, start + L), L);
         expect(rsumBlock(data, start, L)).to.equal(expected);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it(`in SIMD${RSUM_SIMD ? '' : ' (not on this runtime)'} and in plain JavaScript equals the definition on random blocks of 1 to 70000 bytes (several 64 KiB pieces), at any start, padded past the end`, function () {
+    if (!RSUM_SIMD) this.skip();
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 70000 }), fc.integer(), fc.nat(), fc.nat(200), (L, seed, startSeed, short) => {
+        const rand = prng(seed);
+        // Sometimes the data ends inside the block: the rest is zero padding.
+        const data = randomBytes(rand, Math.max(1, L + 100 - short));
+        const start = startSeed % data.length;
+        const expected = rsumByDefinition(data.subarray(start, start + L), L);
+        expect(rsumSimd(data, start, L), 'SIMD').to.equal(expected);
+        expect(rsumScalar(data, start, L), 'JavaScript').to.equal(expected);
       }),
       { numRuns: 200 },
     );

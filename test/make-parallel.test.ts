@@ -25,7 +25,7 @@ describe('zsyncmake on two cores', function () {
     await rm(dir, { recursive: true, force: true });
   });
 
-  for (const [length, extra] of [[5_000_001, {}], [4 * 2048, {}], [3_000_000, { sha256: true }], [1_000_003, { strongAlgorithm: 'SHA-224' as const }], [1, {}], [0, {}]] as const) {
+  for (const [length, extra] of [[5_000_001, {}], [4 * 2048, {}], [3_000_000, { sha256: true }], [1_000_003, { strongAlgorithm: 'SHA-224' as const }], [1, {}], [0, {}], [5_000_001, { blockSize: 2 << 20 }]] as const) {
     it(`writes the same bytes as the stream path for ${length} bytes ${JSON.stringify(extra)}`, async () => {
       const file = join(dir, `f${length}.bin`);
       await writeFile(file, createCipheriv('aes-128-ctr', Buffer.alloc(16, 3), Buffer.alloc(16)).update(Buffer.alloc(length)));

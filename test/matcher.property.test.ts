@@ -229,3 +229,95 @@ describe('Matcher against the brute-force reference (property)', function () {
     );
   });
 });
+
+describe('Matcher: strong digests computed ahead of a run of matches', () => {
+  /** Feeds the seed in chunks of `chunk` bytes; returns the matches and the matcher. */
+  function run(checksums: BlockChecksums, seed: Buffer, chunk: number, options: { bufferSize: number; reuseBuffer: boolean }): { matches: ReferenceMatch[]; matcher: Matcher } {
+    const matcher = new Matcher(new BlockIndex(checksums), options);
+    const matches: ReferenceMatch[] = [];
+    const emit = (m: BlockMatch): void => {
+      matches.push({ index: m.index, seedOffset: m.seedOffset });
+    };
+    for (let o = 0; o < seed.length; o += chunk) matcher.write(seed.subarray(o, o + chunk), emit);
+    matcher.end(emit);
+    return { matches, matcher };
+  }
+
+  for (const seqMatches of [1, 2] as const) {
+    it(`seqMatches ${seqMatches}: a seed equal to the target finds every block in place, one strong check per block, across many buffer refills`, () => {
+      const bs = 2048;
+      const target = makeDistinctBlocks(37, bs, 1);
+      const checksums = blockChecksumsSync(target, { blockSize: bs, seqMatches, weakBytes: 4, strongBytes: 16 });
+      for (const reuseBuffer of [false, true]) {
+        // A buffer of a few windows: the run crosses a compaction every few blocks.
+        const { matches, matcher } = run(checksums, target, 3000, { bufferSize: 5 * bs, reuseBuffer });
+        expect(matches).to.deep.equal(Array.from({ length: 37 }, (_, i) => ({ index: i, seedOffset: i * bs })));
+        // Windows checked, not digests computed (some were computed ahead and never needed).
+        expect(matcher.stats.strongChecks).to.equal(37);
+      }
+    });
+  }
+
+  it('a digest handed out stays valid while the next window\'s is computed (pairs: the pair A B twice in the target, A\'s digest left from an earlier, failed check)', () => {
+    const bs = 64;
+    const rand = prng(5);
+    const block = (): Buffer => randomBlock(rand, bs);
+    const [P, Q, A, B, X, Y] = [block(), block(), block(), block(), block(), block()];
+    // P2 differs from P with the same rsum (+1, -2, +1 on three bytes): the window
+    // at 0 passes the weak check against the pair P Q and fails the strong one,
+    // after its digest was computed along with those of the windows after it,
+    // up to A's at 3 * bs.
+    const P2 = Buffer.from(P);
+    P2[0] = 100;
+    P2[1] = 100;
+    P2[2] = 100;
+    P[0] = 99;
+    P[1] = 102;
+    P[2] = 99;
+    const target = Buffer.concat([P, Q, A, B, X, A, B, Y]);
+    const seed = Buffer.concat([P2, Q, block(), A, B, block(), block(), block(), block(), block()]);
+    const checksums = blockChecksumsSync(target, { blockSize: bs, seqMatches: 2, weakBytes: 4, strongBytes: 16 });
+    const { matches } = run(checksums, seed, seed.length, { bufferSize: 1 << 20, reuseBuffer: false });
+    expect(matches).to.deep.equal(referenceMatch(checksums, [seed]));
+    // Both copies of A B come from 3 * bs: checking the second copy needs A's digest again, after B's.
+    expect(matches.filter((m) => m.seedOffset === 3 * bs).map((m) => m.index)).to.deep.equal([2, 5]);
+  });
+
+  it('runs broken by inserted bytes, in small buffers and chunks, find what the reference finds', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 4, max: 8 }), fc.array(fc.nat(), { minLength: 1, maxLength: 6 }), fc.constantFrom<1 | 2>(1, 2), fc.boolean(), fc.integer(), (log, cuts, seqMatches, reuseBuffer, seed) => {
+        const bs = 2 ** log;
+        const rand = prng(seed);
+        const target = makeDistinctBlocks(60, bs, seed);
+        // The seed: the target with a few random bytes inserted, each breaking a run.
+        const points = [...new Set(cuts.map((c) => c % target.length))].sort((a, b) => a - b);
+        const parts: Buffer[] = [];
+        let prev = 0;
+        for (const p of points) {
+          parts.push(target.subarray(prev, p), Buffer.from([rand() & 0xff]));
+          prev = p;
+        }
+        parts.push(target.subarray(prev));
+        const seedBytes = Buffer.concat(parts);
+        const checksums = blockChecksumsSync(target, { blockSize: bs, seqMatches, weakBytes: 4, strongBytes: 16 });
+        const { matches } = run(checksums, seedBytes, between(rand, 1, 3 * bs), { bufferSize: between(rand, 1, 6 * bs), reuseBuffer });
+        expect(matches).to.deep.equal(referenceMatch(checksums, [seedBytes]));
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
+function randomBlock(rand: () => number, bs: number): Buffer {
+  const out = Buffer.alloc(bs);
+  for (let i = 0; i < bs; i++) out[i] = rand() & 0xff;
+  return out;
+}
+
+/** `count` blocks of `bs` random bytes: no two alike, so each block is found at exactly one place. */
+function makeDistinctBlocks(count: number, bs: number, seed: number): Buffer {
+  const rand = prng(seed);
+  const out = Buffer.alloc(count * bs);
+  for (let i = 0; i < out.length; i++) out[i] = rand() & 0xff;
+  return out;
+}

@@ -6,12 +6,23 @@
  * there is no modulus 65521 and `a` starts at 0: plain 16-bit wrap-around.
  */
 
+import { RSUM_SIMD, rsumSimd } from './rsum-wasm.js';
+
+/** From this block size on, rsumSimd's copy and call cost less than they save (100 against 150 ns at 256 bytes here). */
+const SIMD_FROM = 256;
+
 /**
  * rsum of `blockSize` bytes of `data` from `start`; bytes past the end of `data`
  * count as zeros (zsync pads the last block, and the end of a seed, with zeros).
- * Returns the packed value as an unsigned 32-bit number.
+ * Returns the packed value as an unsigned 32-bit number. In WebAssembly SIMD
+ * (rsum-wasm.ts) from 256 bytes where the runtime has it.
  */
 export function rsumBlock(data: Uint8Array, start: number, blockSize: number): number {
+  return RSUM_SIMD && blockSize >= SIMD_FROM ? rsumSimd(data, start, blockSize) : rsumScalar(data, start, blockSize);
+}
+
+/** rsumBlock in plain JavaScript: the reference for rsumSimd, and the path for small blocks. */
+export function rsumScalar(data: Uint8Array, start: number, blockSize: number): number {
   const end = Math.min(start + blockSize, data.length);
   let a = 0;
   let b = 0;

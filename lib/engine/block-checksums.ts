@@ -44,12 +44,12 @@ export class BlockChecksums {
     this.fileHashes = fileHashes;
   }
 
-  /** True when the first strongBytes of `digest` equal block `index`'s stored strong sum. */
-  strongEquals(index: number, digest: Uint8Array): boolean {
+  /** True when the first strongBytes of the digest at `digest[at]` equal block `index`'s stored strong sum. */
+  strongEquals(index: number, digest: Uint8Array, at = 0): boolean {
     const n = this.params.strongBytes;
     const s = this.strong;
     const base = index * n;
-    for (let i = 0; i < n; i++) if (s[base + i] !== digest[i]) return false;
+    for (let i = 0; i < n; i++) if (s[base + i] !== digest[at + i]) return false;
     return true;
   }
 }

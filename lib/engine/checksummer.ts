@@ -42,7 +42,8 @@ export interface ChecksummerOptions {
 /**
  * Block checksums of a file fed in chunks of any size: a push parser under
  * ChecksumStream and blockChecksumsSync. Whole blocks inside a chunk are hashed
- * in place; only a block split across chunks is reassembled (in a BufferList).
+ * together, straight from the chunk; only a block split across chunks is
+ * reassembled (in a BufferList).
  */
 export class Checksummer {
   readonly blockSize: number;
@@ -85,7 +86,17 @@ export class Checksummer {
       this.pending.consume(bs);
       o = need;
     }
-    for (; o + bs <= chunk.length; o += bs) emit(this.block(chunk.subarray(o, o + bs)));
+    const whole = Math.floor((chunk.length - o) / bs);
+    if (whole > 0) {
+      // The chunk's whole blocks in one call, several per pass (digestBlocks):
+      // one array of digests for them all, each record holding its own view.
+      const db = this.hasher.digestBytes;
+      const strong = new Uint8Array(whole * db);
+      this.hasher.digestBlocks(chunk, o, bs, whole, strong, 0);
+      for (let i = 0; i < whole; i++, o += bs) {
+        emit({ kind: 'block', index: this.blocks++, weak: rsumBlock(chunk, o, bs), strong: strong.subarray(i * db, (i + 1) * db) });
+      }
+    }
     // The caller may reuse its chunk after we return: keep a copy of the tail.
     if (o < chunk.length) this.pending.append(Buffer.from(chunk.subarray(o)));
   }

@@ -45,7 +45,7 @@ export interface MatcherStats {
   filterPasses: number;
   /** Windows whose key is some block's (each costs a bucket walk). */
   filterHits: number;
-  /** Strong digests computed. */
+  /** Windows whose strong digest was compared (some digests were computed ahead, several per pass). */
   strongChecks: number;
   /** Target blocks found (each block counted once). */
   blocksFound: number;
@@ -111,6 +111,23 @@ export class Matcher {
   private ended = false;
   /** Whether matches hold views of `buf` (then compact() must not write over it). */
   private viewsOut = false;
+  /**
+   * Digests of windows computed ahead, in two generations so that a miss, which
+   * refills one, leaves the digest just handed out in the other: tryBucket holds
+   * the window's digest while it asks for the next window's. Generation g holds
+   * cachedCount[g] windows from seed offset cachedAt[g], bs apart. Keyed by seed
+   * offset, not buffer position: the seed's byte at an offset never changes, so
+   * neither compact() nor a reused buffer can make an entry stale.
+   */
+  private readonly digests: Uint8Array;
+  private readonly cachedAt = [-1, -1];
+  private readonly cachedCount = [0, 0];
+  /** The generation of the digest handed out last. */
+  private generation = 0;
+  /** Seed offset just past the last block found: a window there continues a run of matches. */
+  private runEnd = -1;
+  /** Blocks found back to back up to runEnd. */
+  private runBlocks = 0;
 
   constructor(index: BlockIndex, options: MatcherOptions = {}) {
     this.checksums = index.checksums;
@@ -121,6 +138,7 @@ export class Matcher {
     this.lookup = index.lookupFor(this.state);
     const params = this.checksums.params;
     this.hasher = strongHasher(params.strongAlgorithm);
+    this.digests = new Uint8Array(2 * this.hasher.lanes * this.hasher.digestBytes);
     this.bs = params.blockSize;
     this.shift = log2Exact(params.blockSize);
     this.pairs = params.seqMatches === 2;
@@ -261,7 +279,7 @@ export class Matcher {
     this.next = -1;
     const { present } = this.state;
     if (present[id] === 1 || this.checksums.weak[id] !== w0) return 0;
-    if (!this.checksums.strongEquals(id, this.digest(x))) return 0;
+    if (!this.checksums.strongEquals(id, this.digests, this.digest(x))) return 0;
     this.found(id, x, this.copyWindow(x), emit);
     if (id + 1 < this.checksums.blockCount && present[id + 1] === 0) this.next = id + 1;
     return 1;
@@ -282,8 +300,8 @@ export class Matcher {
     const b = key >>> tableShift;
     const end = bucketEnd[b]!;
     let kept = bucketStart[b]!;
-    let d0: Uint8Array | undefined;
-    let d1: Uint8Array | undefined;
+    let d0 = -1;
+    let d1 = -1;
     let data0: Buffer | undefined;
     let data1: Buffer | undefined;
     let matched = false;
@@ -293,11 +311,11 @@ export class Matcher {
       keys[kept] = keys[r]!;
       entries[kept++] = id;
       if (weak[id] !== w0 || (pairs && weak[id + 1] !== w1)) continue;
-      d0 ??= this.digest(x);
-      if (!this.checksums.strongEquals(id, d0)) continue;
+      if (d0 < 0) d0 = this.digest(x);
+      if (!this.checksums.strongEquals(id, this.digests, d0)) continue;
       if (pairs) {
-        d1 ??= this.digest(x + this.bs);
-        if (!this.checksums.strongEquals(id + 1, d1)) continue;
+        if (d1 < 0) d1 = this.digest(x + this.bs);
+        if (!this.checksums.strongEquals(id + 1, this.digests, d1)) continue;
       }
       matched = true;
       data0 ??= this.copyWindow(x);
@@ -323,12 +341,41 @@ export class Matcher {
   private found(id: number, x: number, data: Buffer, emit: (match: BlockMatch) => void): void {
     this.state.add(id);
     this.stats.blocksFound++;
+    this.runBlocks = this.base + x === this.runEnd ? this.runBlocks + 1 : 1;
+    this.runEnd = this.base + x + this.bs;
     emit({ index: id, seedOffset: this.base + x, data });
   }
 
-  private digest(x: number): Uint8Array {
+  /**
+   * The strong digest of the window at x, as its offset in `digests`. Inside a
+   * run of matches the windows x + bs, x + 2 bs, ... are the ones checked next,
+   * so a miss there hashes several of them in one SIMD pass: half the hasher's
+   * lanes (4 for MD4) as a run starts, all of them (8) once the run is that
+   * long. A miss with pairs, which checks x + bs straight after x, hashes half.
+   */
+  private digest(x: number): number {
     this.stats.strongChecks++;
-    return this.hasher.digest(this.buf.subarray(x, x + this.bs));
+    const at = this.base + x;
+    const bs = this.bs;
+    const db = this.hasher.digestBytes;
+    const lanes = this.hasher.lanes;
+    for (let g = 0; g < 2; g++) {
+      const d = at - this.cachedAt[g]!;
+      if (d >= 0 && d < this.cachedCount[g]! * bs && d % bs === 0) {
+        this.generation = g;
+        return (g * lanes + d / bs) * db;
+      }
+    }
+    // Refill the generation that does not hold the digest handed out last.
+    const g = (this.generation ^= 1);
+    const half = (lanes + 1) >> 1;
+    const ahead = at === this.runEnd ? (this.runBlocks >= lanes ? lanes : half) : this.pairs ? half : 1;
+    // Only windows wholly in the buffer: the bytes past `filled` are not the seed's yet.
+    const n = Math.min(ahead, Math.floor((this.filled - x) / bs));
+    this.hasher.digestBlocks(this.buf, x, bs, n, this.digests, g * lanes * db);
+    this.cachedAt[g] = at;
+    this.cachedCount[g] = n;
+    return g * lanes * db;
   }
 
   /**

@@ -46,12 +46,14 @@ export async function runChecksumJob(job: ChecksumJob): Promise<ChecksumJobResul
   const whole = digests.length > 0;
   const from = whole ? 0 : start;
   const to = whole ? job.length : end;
-  const buf = Buffer.alloc(READ + bs); // room to zero-pad the last block
+  // Reads of whole blocks (bs and READ are powers of two), so no block straddles two.
+  const read = Math.max(READ, bs);
+  const buf = Buffer.alloc(read + bs); // room to zero-pad the last block
   const handle = await open(job.path, 'r');
   let bytesRead = 0;
   try {
     for (let pos = from; pos < to; ) {
-      const want = Math.min(READ, to - pos);
+      const want = Math.min(read, to - pos);
       let got = 0;
       while (got < want) {
         const { bytesRead: n } = await handle.read(buf, got, want - got, pos + got);
@@ -64,16 +66,13 @@ export async function runChecksumJob(job: ChecksumJob): Promise<ChecksumJobResul
       // Blocks of this chunk inside our range.
       const lo = Math.max(pos, start);
       const hi = Math.min(pos + got, end);
-      for (let b = lo; b < hi; b += bs) {
-        const i = (b - start) / bs;
-        const at = b - pos;
-        let block = buf.subarray(at, at + bs);
-        if (b + bs > job.length) {
-          buf.fill(0, got, at + bs); // the last block, zero padded as zsync does
-          block = buf.subarray(at, at + bs);
-        }
-        weak[i] = rsumBlock(block, 0, bs);
-        strong.set(hasher.digest(block), i * hasher.digestBytes);
+      if (lo < hi) {
+        const first = (lo - start) / bs;
+        const count = Math.ceil((hi - lo) / bs);
+        // The file's last block, zero padded as zsync does (the buffer has room).
+        if (hi === job.length) buf.fill(0, got, lo - pos + count * bs);
+        hasher.digestBlocks(buf, lo - pos, bs, count, strong, first * hasher.digestBytes);
+        for (let i = 0; i < count; i++) weak[first + i] = rsumBlock(buf, lo - pos + i * bs, bs);
       }
       pos += got;
     }
