@@ -258,6 +258,25 @@ describe('Matcher: strong digests computed ahead of a run of matches', () => {
     });
   }
 
+  it('restart() forgets the digests computed ahead: the next stretch, at the same offsets, finds its own blocks', () => {
+    const bs = 64;
+    const target = makeDistinctBlocks(12, bs, 5);
+    const checksums = blockChecksumsSync(target, { blockSize: bs, seqMatches: 1, weakBytes: 4, strongBytes: 16 });
+    const matcher = new Matcher(new BlockIndex(checksums), { reuseBuffer: true });
+    const found: ReferenceMatch[] = [];
+    const emit = (m: BlockMatch): void => {
+      found.push({ index: m.index, seedOffset: m.seedOffset });
+    };
+    // A run of blocks 0-3 (and a byte, so that the last window is tested) leaves
+    // digests computed ahead for offsets 0, 64, 128...
+    matcher.write(target.subarray(0, 4 * bs + 1), emit);
+    // ...where the next stretch has blocks 6-9.
+    matcher.restart();
+    matcher.write(target.subarray(6 * bs, 10 * bs), emit);
+    matcher.end(emit);
+    expect(found).to.deep.equal([0, 1, 2, 3, 6, 7, 8, 9].map((index, i) => ({ index, seedOffset: (i % 4) * bs })));
+  });
+
   it('a digest handed out stays valid while the next window\'s is computed (pairs: the pair A B twice in the target, A\'s digest left from an earlier, failed check)', () => {
     const bs = 64;
     const rand = prng(5);

@@ -189,8 +189,9 @@ export class Matcher {
   /**
    * Starts on another stretch of seed, unrelated to the bytes before it (the
    * split scan's next segment): the window, the run and the end are forgotten,
-   * the buffer (unless matches still hold views of it: with reuseBuffer they
-   * are void by now), the state and the stats are kept. Costs no allocation,
+   * and so are the digests computed ahead; the buffer (unless matches still
+   * hold views of it: with reuseBuffer they are void by now), the state and
+   * the stats are kept. Costs no allocation,
    * which a new Matcher per stretch did.
    */
   restart(): void {
@@ -202,6 +203,9 @@ export class Matcher {
     this.next = -1;
     this.ended = false;
     this.viewsOut = false;
+    // Digests are keyed by seed offset, which starts again at 0.
+    this.cachedAt[0] = this.cachedAt[1] = -1;
+    this.cachedCount[0] = this.cachedCount[1] = 0;
   }
 
   /** Moves the unscanned tail of the buffer to its front, or to a new buffer if matches hold views of this one. */
