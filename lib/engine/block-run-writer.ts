@@ -58,16 +58,27 @@ export class BlockRunWriter {
    * Throws OutOfRangeError for a block that is not the target's.
    */
   add(index: number, data: Uint8Array): Promise<void> | undefined {
-    const bytes = this.bytesOf(index, data);
+    return this.take(index, this.bytesOf(index, data.length), data, 0);
+  }
+
+  /**
+   * add() of the block whose bytes are `buf[at, at + blockSize)` (a match from
+   * the matcher's own buffer, Matcher.writeTo()), copied without a view of them.
+   */
+  addFrom(index: number, buf: Buffer, at: number): Promise<void> | undefined {
+    return this.take(index, this.bytesOf(index, buf.length - at), buf, at);
+  }
+
+  private take(index: number, bytes: number, source: Uint8Array, at: number): Promise<void> | undefined {
     if (index !== this.runNext) {
       this.issue();
       this.runStart = index * this.params.blockSize;
     }
-    if (this.slabUsed + bytes.length <= this.slab.length) {
-      this.append(index, bytes);
+    if (this.slabUsed + bytes <= this.slab.length) {
+      this.append(index, source, at, bytes);
       return undefined;
     }
-    return this.swap().then(() => this.append(index, bytes));
+    return this.swap().then(() => this.append(index, source, at, bytes));
   }
 
   /** Writes what is gathered and waits for every write: after it, all added blocks are in the output. */
@@ -79,9 +90,11 @@ export class BlockRunWriter {
     if (this.failure !== undefined) throw this.failure;
   }
 
-  private append(index: number, data: Uint8Array): void {
-    this.slab.set(data, this.slabUsed);
-    this.slabUsed += data.length;
+  private append(index: number, source: Uint8Array, at: number, bytes: number): void {
+    // Buffer's copy() takes the range itself: no view made per block.
+    if (Buffer.isBuffer(source)) source.copy(this.slab, this.slabUsed, at, at + bytes);
+    else this.slab.set(source.subarray(at, at + bytes), this.slabUsed);
+    this.slabUsed += bytes;
     this.runNext = index + 1;
   }
 
@@ -122,15 +135,15 @@ export class BlockRunWriter {
     this.runNext = next; // the run goes on at runStart, in the new slab
   }
 
-  /** The bytes of block `index` that belong in the file, after checking it is a block of the target. */
-  private bytesOf(index: number, data: Uint8Array): Uint8Array {
+  /** How many bytes of block `index` belong in the file, after checking it is a block of the target and `available` holds them. */
+  private bytesOf(index: number, available: number): number {
     if (!Number.isInteger(index) || index < 0 || index >= this.blockCount) {
       throw new OutOfRangeError(`block ${index} is not a block of the target (0..${this.blockCount - 1})`);
     }
     const { start, end } = blockSpan(this.params, index);
-    if (data.length < end - start) {
-      throw new OutOfRangeError(`block ${index} has ${data.length} bytes, needs ${end - start}`);
+    if (available < end - start) {
+      throw new OutOfRangeError(`block ${index} has ${available} bytes, needs ${end - start}`);
     }
-    return data.subarray(0, end - start);
+    return end - start;
   }
 }

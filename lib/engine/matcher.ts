@@ -14,12 +14,20 @@ export interface BlockMatch {
   seedOffset: number;
   /**
    * The block's bytes, blockSize long (zero padded where the window runs past the
-   * seed's end). Target blocks with the same content share one Buffer. It is a
+   * seed's end). Target blocks found at the same window share its bytes. It is a
    * view of the matcher's buffer, which the matcher never writes over once a view
    * is out: valid for as long as it is held, and not to be modified.
    */
   data: Buffer;
 }
+
+/**
+ * Where the sync's own scan takes matches without an object per match: block
+ * `index` found at `seedOffset`, its bytes `buf[at, at + blockSize)` (zero
+ * padded past the seed's end), valid until the next write() or end(). Copy
+ * them before then (BlockRunWriter.addFrom does, with no view made).
+ */
+export type MatchSink = (index: number, seedOffset: number, buf: Buffer, at: number) => void;
 
 export interface MatcherOptions {
   /** What is already known of the target; shared by the seeds matched in turn. Default: a new state. */
@@ -153,6 +161,16 @@ export class Matcher {
 
   /** Takes the next bytes of the seed. */
   write(chunk: Uint8Array, emit: (match: BlockMatch) => void): void {
+    this.writeTo(chunk, this.sinkFor(emit));
+  }
+
+  /** The seed has ended: tests the windows that reach into its zero-padded end. */
+  end(emit: (match: BlockMatch) => void): void {
+    this.endTo(this.sinkFor(emit));
+  }
+
+  /** write(), with the matches handed to a MatchSink: no object or view per match. */
+  writeTo(chunk: Uint8Array, sink: MatchSink): void {
     if (this.ended) throw new InvalidArgumentError('write after end of seed');
     this.stats.seedBytes += chunk.length;
     if (this.reuseBuffer) {
@@ -171,19 +189,37 @@ export class Matcher {
       this.filled += n;
       o += n;
       // A window at x can be tested and rolled once the byte at x + context is here.
-      this.scan(this.filled - this.context, emit);
+      this.scan(this.filled - this.context, sink);
     }
   }
 
-  /** The seed has ended: tests the windows that reach into its zero-padded end. */
-  end(emit: (match: BlockMatch) => void): void {
+  /** end(), with the matches handed to a MatchSink. */
+  endTo(sink: MatchSink): void {
     if (this.ended) return;
     this.ended = true;
     if (this.state.complete) return;
     const dataEnd = this.filled;
     this.buf.fill(0, dataEnd, dataEnd + this.context + 1);
     this.filled = dataEnd + this.context;
-    this.scan(dataEnd, emit);
+    this.scan(dataEnd, sink);
+  }
+
+  /**
+   * BlockMatch objects for `emit`, their data views of the buffer; target
+   * blocks found in the same window share one view.
+   */
+  private sinkFor(emit: (match: BlockMatch) => void): MatchSink {
+    let lastBuf: Buffer | undefined;
+    let lastAt = -1;
+    let lastData: Buffer | undefined;
+    return (index, seedOffset, buf, at) => {
+      if (buf !== lastBuf || at !== lastAt) {
+        lastBuf = buf;
+        lastAt = at;
+        lastData = buf.subarray(at, at + this.bs);
+      }
+      emit({ index, seedOffset, data: lastData! });
+    };
   }
 
   /**
@@ -225,7 +261,7 @@ export class Matcher {
   }
 
   /** Tests every window at positions below `limit`. */
-  private scan(limit: number, emit: (match: BlockMatch) => void): void {
+  private scan(limit: number, sink: MatchSink): void {
     const buf = this.buf;
     const bs = this.bs;
     const shift = this.shift;
@@ -242,7 +278,7 @@ export class Matcher {
         this.valid = true;
       }
       let jump = 0;
-      if (this.next >= 0) jump = this.tryContinuation(x, ((sums[0]! << 16) | sums[1]!) & mask, emit);
+      if (this.next >= 0) jump = this.tryContinuation(x, ((sums[0]! << 16) | sums[1]!) & mask, sink);
       if (jump === 0) {
         // Roll on to the next window whose key passes the filter: the hot loop.
         x = pairs
@@ -253,7 +289,7 @@ export class Matcher {
         const w0 = ((sums[0]! << 16) | sums[1]!) & mask;
         const w1 = pairs ? ((sums[2]! << 16) | sums[3]!) & mask : 0;
         const key = lookupKey(w0, w1);
-        if (hasKey(lookup, key)) jump = this.tryBucket(x, key, w0, w1, emit);
+        if (hasKey(lookup, key)) jump = this.tryBucket(x, key, w0, w1, sink);
         if (jump === 0) {
           roll(buf, x, bs, shift, pairs, sums);
           x++;
@@ -278,13 +314,13 @@ export class Matcher {
   }
 
   /** Tries the window at x as the continuation of the last run of matches. */
-  private tryContinuation(x: number, w0: number, emit: (match: BlockMatch) => void): number {
+  private tryContinuation(x: number, w0: number, sink: MatchSink): number {
     const id = this.next;
     this.next = -1;
     const { present } = this.state;
     if (present[id] === 1 || this.checksums.weak[id] !== w0) return 0;
     if (!this.checksums.strongEquals(id, this.digests, this.digest(x))) return 0;
-    this.found(id, x, this.copyWindow(x), emit);
+    this.found(id, x, sink);
     if (id + 1 < this.checksums.blockCount && present[id + 1] === 0) this.next = id + 1;
     return 1;
   }
@@ -294,7 +330,7 @@ export class Matcher {
    * window at x (and, for pairs, whose successor agrees with the next window) is
    * taken. Drops blocks already found from the bucket as it goes.
    */
-  private tryBucket(x: number, key: number, w0: number, w1: number, emit: (match: BlockMatch) => void): number {
+  private tryBucket(x: number, key: number, w0: number, w1: number, sink: MatchSink): number {
     this.stats.filterHits++;
     this.next = -1;
     const { bucketStart, bucketEnd, entries, keys, tableShift } = this.lookup;
@@ -306,8 +342,6 @@ export class Matcher {
     let kept = bucketStart[b]!;
     let d0 = -1;
     let d1 = -1;
-    let data0: Buffer | undefined;
-    let data1: Buffer | undefined;
     let matched = false;
     for (let r = kept; r < end; r++) {
       const id = entries[r]!;
@@ -322,19 +356,17 @@ export class Matcher {
         if (!this.checksums.strongEquals(id + 1, this.digests, d1)) continue;
       }
       matched = true;
-      data0 ??= this.copyWindow(x);
       if (!pairs) {
-        this.found(id, x, data0, emit);
+        this.found(id, x, sink);
         continue;
       }
       // As zsync: take the pair's blocks we lack, and continue the run after the
       // pair only if the two blocks after `id` were both still missing.
       const secondMissing = present[id + 1] === 0;
       const thirdMissing = id + 2 < blockCount && present[id + 2] === 0;
-      this.found(id, x, data0, emit);
+      this.found(id, x, sink);
       if (secondMissing) {
-        data1 ??= this.copyWindow(x + this.bs);
-        this.found(id + 1, x + this.bs, data1, emit);
+        this.found(id + 1, x + this.bs, sink);
         if (thirdMissing) this.next = id + 2;
       }
     }
@@ -342,12 +374,14 @@ export class Matcher {
     return matched ? (pairs ? 2 : 1) : 0;
   }
 
-  private found(id: number, x: number, data: Buffer, emit: (match: BlockMatch) => void): void {
+  private found(id: number, x: number, sink: MatchSink): void {
     this.state.add(id);
     this.stats.blocksFound++;
     this.runBlocks = this.base + x === this.runEnd ? this.runBlocks + 1 : 1;
     this.runEnd = this.base + x + this.bs;
-    emit({ index: id, seedOffset: this.base + x, data });
+    // The window's bytes are the sink's until the next write: compact() must not move them.
+    this.viewsOut = true;
+    sink(id, this.base + x, this.buf, x);
   }
 
   /**
@@ -387,11 +421,6 @@ export class Matcher {
    * never written below `filled` again (compact() moves to a new buffer once a
    * view has been handed out), so the view stays valid for as long as it is held.
    */
-  private copyWindow(x: number): Buffer {
-    this.viewsOut = true;
-    return this.buf.subarray(x, x + this.bs);
-  }
-
 
 }
 

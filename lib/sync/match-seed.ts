@@ -1,6 +1,6 @@
 import type { BlockIndex } from '../engine/block-index.js';
 import { BlockRunWriter } from '../engine/block-run-writer.js';
-import { Matcher, type BlockMatch } from '../engine/matcher.js';
+import { Matcher, type MatchSink } from '../engine/matcher.js';
 import { blockSpan } from '../engine/params.js';
 import type { PositionalWriter } from '../engine/positional.js';
 import type { TargetState } from '../engine/target-state.js';
@@ -68,22 +68,31 @@ export async function matchSeed(path: string, index: BlockIndex, state: TargetSt
   const context = params.blockSize * params.seqMatches;
   const matcher = new Matcher(index, { state, reuseBuffer: true, bufferSize: CHUNK + 4 * context });
   const writer = new BlockRunWriter(output, params);
-  const found: BlockMatch[] = [];
-  const collect = (m: BlockMatch): void => {
-    found.push(m);
+  // Each write's matches, as the matcher hands them over (no object per match),
+  // copied into the run writer before the next write.
+  const foundIds: number[] = [];
+  const foundBufs: Buffer[] = [];
+  const foundAt: number[] = [];
+  const collect: MatchSink = (index, _seedOffset, buf, at) => {
+    foundIds.push(index);
+    foundBufs.push(buf);
+    foundAt.push(at);
   };
   let bytesRead = 0;
   let bytesReused = 0;
   let blocks = 0;
   const drain = async (): Promise<void> => {
-    for (const m of found) {
-      const span = blockSpan(params, m.index);
+    for (let i = 0; i < foundIds.length; i++) {
+      const index = foundIds[i]!;
+      const span = blockSpan(params, index);
       bytesReused += span.end - span.start;
       blocks++;
-      const wait = writer.add(m.index, m.data);
+      const wait = writer.addFrom(index, foundBufs[i]!, foundAt[i]!);
       if (wait) await wait;
     }
-    found.length = 0;
+    foundIds.length = 0;
+    foundBufs.length = 0;
+    foundAt.length = 0;
   };
   try {
     const stretches = options.stretches ?? [{ start: options.start ?? 0, end: options.end }];
@@ -101,12 +110,12 @@ export async function matchSeed(path: string, index: BlockIndex, state: TargetSt
         // Reading a big seed takes a while: an abort stops it too.
         if (options.signal?.aborted) throw new AbortedError(options.signal.reason);
         bytesRead += chunk.length;
-        matcher.write(chunk, collect);
+        matcher.writeTo(chunk, collect);
         await drain();
         options.onProgress?.(bytesRead);
         if (state.complete) break; // nothing left to find: the rest of the seed is moot
       }
-      if (options.atSeedEnd ? options.atSeedEnd() : stretch.end === undefined) matcher.end(collect);
+      if (options.atSeedEnd ? options.atSeedEnd() : stretch.end === undefined) matcher.endTo(collect);
       await drain();
       if (state.complete) break;
     }
