@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import type { SingleBar } from 'cli-progress';
 import { InvalidArgumentError, printable } from '../errors.js';
 import { ControlFileUnavailableError } from '../sync/errors.js';
+import { DEFAULT_MAX_RANGES } from '../transport/range-fetcher.js';
 import { zsync, type ZsyncOptions, type ZsyncProgress, type ZsyncResult } from '../zsync.js';
 import { integerOption, parseCommandLine } from './args.js';
 import { describeError, exitCodeFor } from './exit-codes.js';
@@ -31,7 +32,7 @@ requests, checks the whole-file hash, and only then replaces OUTPUT.
       --ca FILE            trust the CA certificates in FILE besides the system's
       --no-check-certificate  accept any TLS certificate (unsafe; says so)
       --concurrency N      requests in flight at once (default 4)
-      --max-ranges N       byte ranges per request at most (default 32)
+      --max-ranges N       byte ranges per request at most (default 128)
 
 A tcp:// source is a \`zsync-streams serve --socket\` server: the checksums and
 the missing blocks come over one connection (NAME picks one of its files).
@@ -84,7 +85,7 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write('zsync-streams sync: warning: TLS certificates are not checked (--no-check-certificate)\n');
     }
     if (values.concurrency !== undefined) options.concurrency = Math.max(1, integerOption('concurrency', values.concurrency, 4));
-    if (values['max-ranges'] !== undefined) options.maxRangesPerRequest = Math.max(1, integerOption('max-ranges', values['max-ranges'], 32));
+    if (values['max-ranges'] !== undefined) options.maxRangesPerRequest = Math.max(1, integerOption('max-ranges', values['max-ranges'], DEFAULT_MAX_RANGES));
   } catch (err) {
     process.stderr.write(`zsync-streams sync: ${describeError(err)}\n`);
     return 1;
