@@ -45,7 +45,7 @@ describe('seed scan over two threads', function () {
   });
 
   /** Scans `seed` for `target`'s blocks into a fresh file, on one thread or two. */
-  async function scan(target: Buffer, seed: Buffer, blockSize: number, seqMatches: 1 | 2, split: boolean, name: string, segmentSize?: number): Promise<{ present: Uint8Array; file: Buffer; blocks: number; bytesReused: number }> {
+  async function scan(target: Buffer, seed: Buffer, blockSize: number, seqMatches: 1 | 2, split: boolean, name: string, segments: { segmentSize?: number; mainSegments?: number } = {}): Promise<{ present: Uint8Array; file: Buffer; blocks: number; bytesReused: number; bytesRead: number }> {
     const sums = blockChecksumsSync(target, { blockSize, seqMatches, weakBytes: seqMatches === 2 ? 3 : 4, strongBytes: seqMatches === 2 ? 5 : 8 });
     const seedPath = join(dir, `${name}.seed`);
     const outPath = join(dir, `${name}.out`);
@@ -58,24 +58,34 @@ describe('seed scan over two threads', function () {
     const helper = split ? SeedScanHelper.start(sums, outPath) : undefined;
     if (split) expect(helper, 'a helper thread is free').to.not.equal(undefined);
     try {
-      const r = helper ? await matchSeedSplit(seedPath, seed.length, index, state, out, helper, { segmentSize }) : await matchSeed(seedPath, index, state, out);
-      return { present: state.present, file: await readFile(outPath), blocks: r.blocks, bytesReused: r.bytesReused };
+      const r = helper ? await matchSeedSplit(seedPath, seed.length, index, state, out, helper, segments) : await matchSeed(seedPath, index, state, out);
+      return { present: state.present, file: await readFile(outPath), blocks: r.blocks, bytesReused: r.bytesReused, bytesRead: r.bytesRead };
     } finally {
       await helper?.close();
       await out.close();
     }
   }
 
-  // Segments: the default (a 32nd of the seed), the smallest allowed (twice the
-  // overlap: the most boundaries), a few, and one (the worker finds none to take).
-  const SEGMENT_SIZES = [undefined, 1, 150_000, Infinity];
+  // How the seed is cut and shared: the default (a 32nd of the seed) and the
+  // smallest segments allowed (twice the overlap: the most boundaries), each
+  // with the worker taking all but the main thread's first one or two (so the
+  // worker's stretches, overlaps and padded tail are what is tested; left to
+  // itself, the main thread would take them all before a worker started
+  // through tsx asks); segments as they come; and a single segment.
+  const SPLITS: Array<{ segmentSize?: number; mainSegments?: number }> = [
+    { mainSegments: 1 },
+    { segmentSize: 1, mainSegments: 2 },
+    { segmentSize: 150_000, mainSegments: 1 },
+    { segmentSize: 1 },
+    { segmentSize: 1 << 30 },
+  ];
   for (const [blockSize, seqMatches] of [[1024, 2], [2048, 1], [4096, 2]] as const) {
-    it(`finds at least the single scan's blocks, with the target's bytes (${blockSize}-byte blocks, seqMatches ${seqMatches})`, async () => {
-      for (let seed = 1; seed <= 8; seed++) {
+    it(`finds at least the single scan's blocks, with the target's bytes, reading the seed once (${blockSize}-byte blocks, seqMatches ${seqMatches})`, async () => {
+      for (let seed = 1; seed <= SPLITS.length; seed++) {
         const { oldData, newData } = makePair(seed * 31 + blockSize, 700_000 + seed * 50_000);
-        const segmentSize = SEGMENT_SIZES[seed % SEGMENT_SIZES.length];
+        const split = SPLITS[seed - 1]!;
         const one = await scan(newData, oldData, blockSize, seqMatches, false, `one-${seed}`);
-        const two = await scan(newData, oldData, blockSize, seqMatches, true, `two-${seed}`, segmentSize === Infinity ? oldData.length : segmentSize);
+        const two = await scan(newData, oldData, blockSize, seqMatches, true, `two-${seed}`, split);
         const params = { blockSize, length: newData.length };
         let more = 0;
         for (let i = 0; i < one.present.length; i++) {
@@ -87,9 +97,19 @@ describe('seed scan over two threads', function () {
         }
         expect(two.blocks, `seed ${seed}: blocks reported`).to.equal(one.blocks + more);
         expect(two.bytesReused).to.be.at.least(one.bytesReused);
+        expect(two.bytesRead, `seed ${seed}: every byte counted once`).to.equal(oldData.length);
       }
     });
   }
+
+  it('the worker scans the seed\'s zero-padded end when it has the last segment: a target ending in a short block found there', async () => {
+    const blockSize = 2048;
+    const { newData } = makePair(77, 600_000 + 123);
+    // The seed is the target itself: its last block is short, found only in the padded tail.
+    const two = await scan(newData, newData, blockSize, 1, true, 'tail', { segmentSize: 1, mainSegments: 1 });
+    expect([...two.present].every((p) => p === 1), 'every block, the short last one too').to.equal(true);
+    expect(two.file.equals(newData)).to.equal(true);
+  });
 
   it('a seed of identical blocks on both sides of the split: the same blocks as one thread', async () => {
     const blockSize = 2048;

@@ -239,6 +239,8 @@ export class Matcher {
     this.next = -1;
     this.ended = false;
     this.viewsOut = false;
+    this.runEnd = -1;
+    this.runBlocks = 0;
     // Digests are keyed by seed offset, which starts again at 0.
     this.cachedAt[0] = this.cachedAt[1] = -1;
     this.cachedCount[0] = this.cachedCount[1] = 0;

@@ -49,6 +49,12 @@ export interface SeedSegments {
 export interface MatchSeedSplitOptions extends MatchSeedOptions {
   /** Bytes per segment (rounded up to whole blocks, at least twice the overlap); for tests. Default a 32nd of the seed, at most 8 MiB. */
   segmentSize?: number;
+  /**
+   * Segments the main thread takes at most, the worker the rest: for tests,
+   * whose worker (started through tsx) would otherwise find nothing left to
+   * take. Default: as many as it gets to first.
+   */
+  mainSegments?: number;
 }
 
 /**
@@ -183,6 +189,7 @@ export async function matchSeedSplit(path: string, size: number, index: BlockInd
   const claims = new SegmentClaims(count);
   // The first segment is the main thread's before the worker can ask.
   claims.claimFront();
+  let mainClaimed = 1;
   /** The end of the segments the main thread has claimed: its bytes read beyond it are overlap. */
   let mainOwnEnd = Math.min(size, segmentSize);
   let mainReachedEnd = false;
@@ -209,7 +216,8 @@ export async function matchSeedSplit(path: string, size: number, index: BlockInd
           // taken it, else a few windows into the worker's, then stop.
           extend: (reached) => {
             if (mainDone) return reached;
-            const next = claims.claimFront();
+            const next = mainClaimed < (options.mainSegments ?? Infinity) ? claims.claimFront() : -1;
+            if (next >= 0) mainClaimed++;
             if (next < 0) {
               mainDone = true;
               return reached + overlap;
@@ -233,9 +241,9 @@ export async function matchSeedSplit(path: string, size: number, index: BlockInd
     if (err instanceof AbortedError && stop.signal.aborted && !options.signal?.aborted) await remote;
     throw err;
   }
-  // Nothing is left to claim once the main scan is done (it stopped early only
-  // when every block was found): the worker finishes the segment it is on.
-  claims.closeAll();
+  // The main scan ends when no segment is left to claim, or early when every
+  // block has been found: then the worker need not start another one.
+  if (state.complete) claims.closeAll();
   // An abort must not wait for the worker (a worker stuck on a hung mount
   // would hold the sync, its lock and its files for good): the caller
   // terminates it on the way out.
