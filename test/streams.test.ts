@@ -53,6 +53,49 @@ describe('BlockIndex', () => {
   });
 });
 
+describe('MatcherStream', () => {
+  it('a writer may reuse its buffer once a write has called back: every match keeps the seed\'s bytes, and each block found is patched in with the target\'s', async () => {
+    const bs = 64;
+    const target = makeFile(11, 300 * bs + 17, bs, 'random');
+    const seed = applyEdits(target, [{ kind: 'insert', at: 1000, len: 333, fill: 'random' }, { kind: 'delete', at: 9000, len: 100 }, { kind: 'duplicate', from: 0, len: 4 * bs, to: 15000 }], bs, 3);
+    const checksums = blockChecksumsSync(target, { blockSize: bs, seqMatches: 1, weakBytes: 4, strongBytes: 16 });
+    for (const size of [1000, bs, 7 * bs + 3]) {
+      const matcher = new MatcherStream(new BlockIndex(checksums));
+      const output = new MemoryFile();
+      const patcher = new LocalPatcherStream(output, checksums.params);
+      const matches: Array<{ seedOffset: number; data: Buffer }> = [];
+      matcher.on('data', (m: { index: number; seedOffset: number; data: Buffer }) => {
+        matches.push(m);
+        patcher.write(m);
+      });
+      // One buffer, refilled for every write as soon as the write has called back.
+      const buf = Buffer.alloc(size);
+      for (let o = 0; o < seed.length; o += size) {
+        const n = seed.copy(buf, 0, o, o + size);
+        await new Promise<void>((resolve, reject) => matcher.write(buf.subarray(0, n), (err?: Error | null) => (err ? reject(err) : resolve())));
+        buf.fill(0xa5);
+      }
+      await new Promise<void>((resolve) => matcher.end(resolve));
+      await new Promise<void>((resolve) => patcher.end(resolve));
+      expect(matches.length, `chunks of ${size}`).to.be.greaterThan(250);
+      for (const m of matches) {
+        const window = Buffer.alloc(bs);
+        seed.copy(window, 0, m.seedOffset, m.seedOffset + bs);
+        expect(m.data.equals(window), `chunks of ${size}: match at ${m.seedOffset}`).to.equal(true);
+      }
+      // The blocks found are those of one whole-buffer scan, and each is in place with the target's bytes.
+      const missing = matcher.missingBlocks();
+      expect(missing).to.deep.equal(getInstructionsSync(seed, checksums).remote);
+      const file = output.toBuffer();
+      for (let i = 0; i < checksums.blockCount; i++) {
+        if (missing.includes(i)) continue;
+        const end = Math.min(target.length, (i + 1) * bs);
+        expect(file.subarray(i * bs, end).equals(target.subarray(i * bs, end)), `chunks of ${size}: block ${i}`).to.equal(true);
+      }
+    }
+  });
+});
+
 describe('LocalPatcherStream', () => {
   const params = { blockSize: 16, length: 40 }; // blocks 0, 1 and a short 2
 

@@ -2,7 +2,7 @@ import { Transform } from 'readable-stream';
 import { settle, type StreamCallback as TransformCallback } from './stream-callbacks.js';
 
 import type { BlockIndex } from './block-index.js';
-import { Matcher, type BlockMatch, type MatcherOptions, type MatcherStats } from './matcher.js';
+import { Matcher, type MatcherOptions, type MatcherStats, type MatchSink } from './matcher.js';
 import type { ByteRange, TargetState } from './target-state.js';
 
 export interface MatcherStreamOptions extends Omit<MatcherOptions, 'reuseBuffer'> {
@@ -10,11 +10,8 @@ export interface MatcherStreamOptions extends Omit<MatcherOptions, 'reuseBuffer'
   readableHighWaterMark?: number;
 }
 
-/** A chunk written in, and where in the seed it starts. */
-interface SeedChunk {
-  start: number;
-  data: Buffer;
-}
+/** Bytes of matched blocks copied per slab. */
+const SLAB_BYTES = 1 << 20;
 
 /**
  * Seed bytes in (any chunking), matched target blocks out as
@@ -22,37 +19,29 @@ interface SeedChunk {
  * each MatcherStream the same `state`: what one seed found is not sought again.
  * When it ends, `missingBlocks()` / `missingRanges()` say what is left to fetch.
  *
- * A match's `data` is a view of the chunk written in that holds its bytes, so
- * do not write a buffer in and then change it; a block that straddles two
- * chunks, or runs into the zero padding at the seed's end, is a copy. The
- * matcher keeps one buffer for the whole seed (reuseBuffer): before, matches
- * were views of it, so it took a fresh MiB each time it filled, and the copy
- * into fresh memory (page faults) was a quarter of the stream's time.
+ * A match's `data` is its own copy, in a slab of matched bytes (target blocks
+ * found at the same window share theirs): the writer may reuse its buffers once
+ * a write has called back, and the matcher keeps one buffer for the whole seed
+ * (reuseBuffer). Before, matches were views of the matcher's buffer, so it took
+ * a fresh MiB each time it filled, unmatched bytes and all.
  */
 export class MatcherStream extends Transform {
   readonly matcher: Matcher;
-  /**
-   * The chunks a match found by the current write() can lie in wholly: this one
-   * and those before it, as far back as two windows. Only chunks of a block or
-   * more: a smaller one never holds a whole block (so a few entries at most).
-   */
-  private readonly recent: SeedChunk[] = [];
-  private seedBytes = 0;
-  /** The last copy made, for the next target blocks with the same content (they share their data). */
-  private copied: { from: Buffer; copy: Buffer } | undefined;
-  private readonly window: number;
+  private slab = Buffer.alloc(0);
+  private slabUsed = 0;
+  /** The window copied last, and its copy, for the next target blocks found there. */
+  private copiedBuf: Buffer | undefined;
+  private copiedAt = -1;
+  private copied: Buffer | undefined;
   private readonly blockSize: number;
-  private readonly emitMatch = (match: BlockMatch): void => {
-    this.push({ index: match.index, seedOffset: match.seedOffset, data: this.stableData(match) });
+  private readonly sink: MatchSink = (index, seedOffset, buf, at) => {
+    this.push({ index, seedOffset, data: this.copyOf(buf, at) });
   };
 
   constructor(index: BlockIndex, options: MatcherStreamOptions = {}) {
     super({ readableObjectMode: true, readableHighWaterMark: options.readableHighWaterMark ?? 256 });
     this.matcher = new Matcher(index, { ...options, reuseBuffer: true });
-    // Windows still untested when a chunk arrives start at most this far before it.
-    const { blockSize, seqMatches } = index.checksums.params;
-    this.window = 2 * blockSize * seqMatches;
-    this.blockSize = blockSize;
+    this.blockSize = index.checksums.params.blockSize;
   }
 
   get state(): TargetState {
@@ -73,38 +62,32 @@ export class MatcherStream extends Transform {
 
   override _transform(chunk: Uint8Array, _encoding: BufferEncoding, callback: TransformCallback): void {
     settle(callback, () => {
-      const data = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      this.remember(data);
-      this.copied = undefined;
-      this.matcher.write(data, this.emitMatch);
+      this.copiedBuf = undefined; // the matcher's buffer is overwritten from here on
+      this.matcher.writeTo(chunk, this.sink);
     });
   }
 
   override _flush(callback: TransformCallback): void {
     settle(callback, () => {
-      this.copied = undefined;
-      this.matcher.end(this.emitMatch);
+      this.copiedBuf = undefined;
+      this.matcher.endTo(this.sink);
     });
   }
 
-  /** Adds a chunk to `recent`, dropping those that end more than two windows before it. */
-  private remember(data: Buffer): void {
-    const start = this.seedBytes;
-    this.seedBytes += data.length;
-    while (this.recent.length > 0 && this.recent[0]!.start + this.recent[0]!.data.length <= start - this.window) this.recent.shift();
-    if (data.length >= this.blockSize) this.recent.push({ start, data });
-  }
-
-  /** The match's bytes as a view of the chunk that holds them all, else a copy: the matcher's own buffer is reused. */
-  private stableData(match: BlockMatch): Buffer {
-    const from = match.seedOffset;
-    const to = from + match.data.length;
-    for (let k = this.recent.length - 1; k >= 0; k--) {
-      const c = this.recent[k]!;
-      if (from >= c.start && to <= c.start + c.data.length) return c.data.subarray(from - c.start, to - c.start);
-      if (from >= c.start) break;
+  /** A copy of `buf[at, at + blockSize)` in the slab (a new slab when it is full: the old one stays with the matches that hold it). */
+  private copyOf(buf: Buffer, at: number): Buffer {
+    if (buf === this.copiedBuf && at === this.copiedAt) return this.copied!;
+    const bs = this.blockSize;
+    if (this.slabUsed + bs > this.slab.length) {
+      this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, bs));
+      this.slabUsed = 0;
     }
-    if (this.copied?.from !== match.data) this.copied = { from: match.data, copy: Buffer.from(match.data) };
-    return this.copied.copy;
+    buf.copy(this.slab, this.slabUsed, at, at + bs);
+    const copy = this.slab.subarray(this.slabUsed, this.slabUsed + bs);
+    this.slabUsed += bs;
+    this.copiedBuf = buf;
+    this.copiedAt = at;
+    this.copied = copy;
+    return copy;
   }
 }
