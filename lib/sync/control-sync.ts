@@ -236,8 +236,6 @@ export class ControlSync extends EventEmitter {
     // awaited by its own producer (the fetcher's backpressure), with no
     // objectMode queue between, and no readable-stream to load at start-up.
     const assembler = new BlockAssembler(state);
-    // Fetched runs are small (a block or two between edits): written synchronously (sync-io.ts).
-    const writer = syncWriter(out.fd);
     let bad: Error | undefined;
     const missing = state.missingRanges();
     const total = missing.reduce((n, r) => n + r.end - r.start, 0);
@@ -249,7 +247,7 @@ export class ControlSync extends EventEmitter {
       // Good blocks are written even when a neighbour was bad: nothing fetched is wasted.
       // A block is marked present once written (the hasher reads back what is present).
       for (const run of runs) {
-        await writeFully(writer, run.data, run.position);
+        await writeFully(out, run.data, run.position);
         for (const b of run.blocks) state.add(b);
       }
       if (refused.length > 0) bad = refused[refused.length - 1];
