@@ -49,11 +49,11 @@ export function* readChunksSync(path: string, start: number, end: number | undef
 
 /**
  * A PositionalWriter whose writes are synchronous, on descriptor `fd`: for the
- * threads of a sync, whose writes land in the page cache in a few microseconds
- * each, while an async write costs a hand-over to a libuv pool thread and back
- * (futex wake-ups, and on two busy cores a wait for one): 0.1-0.2 s of a 256 MiB
- * sync's 1700 small fetched runs and 1300 seed runs. A write the kernel makes
- * wait (dirty-page throttling) holds the thread for that long.
+ * split scan's two threads, whose runs land in the page cache in microseconds,
+ * while an async write is a hand-over to a libuv pool thread and back (futex
+ * wake-ups, and with both cores scanning, a wait for one). Like the scan's
+ * reads, a write the kernel holds up (dirty-page throttling, a hung mount)
+ * holds the thread that long.
  */
 export function syncWriter(fd: number): PositionalWriter {
   return {
