@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { once } from 'node:events';
-import { Worker } from 'node:worker_threads';
+import { spawnWorker } from '../lib/parallel/spawn-worker.js';
 import { SegmentClaims } from '../lib/sync/segment-claims.js';
 
 describe('SegmentClaims: segments taken from both ends', () => {
@@ -56,7 +56,7 @@ describe('SegmentClaims: segments taken from both ends', () => {
     for (let round = 0; round < 5; round++) {
       const claims = new SegmentClaims(SegmentClaims.MAX_SEGMENTS);
       const ready = new Int32Array(new SharedArrayBuffer(4));
-      const worker = new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(new URL('./support/claims-worker.ts', import.meta.url).href)}); });`, { eval: true, workerData: { claims: claims.shared, ready: ready.buffer } });
+      const worker = spawnWorker(import.meta.url, 'support/claims-worker', { workerData: { claims: claims.shared, ready: ready.buffer } });
       const theirs = once(worker, 'message') as Promise<[number[]]>;
       // Both start claiming together, so that they race for the middle.
       while (Atomics.load(ready, 0) === 0) Atomics.wait(ready, 0, 0, 20);

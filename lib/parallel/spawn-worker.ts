@@ -1,15 +1,15 @@
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
 
 /**
  * Starts the worker module `name` (without extension) that sits beside the
  * module at `from` (its import.meta.url). Built, that is a .js file; under tsx
  * (the tests) the sources are .ts files, and a worker does not inherit tsx:
- * it is registered in the worker first.
+ * it is registered in the worker first. `options`: resourceLimits, workerData.
  */
-export function spawnWorker(from: string, name: string, resourceLimits?: ResourceLimits): Worker {
+export function spawnWorker(from: string, name: string, options: Pick<WorkerOptions, 'resourceLimits' | 'workerData'> = {}): Worker {
   if (from.endsWith('.ts')) {
     const url = new URL(`./${name}.ts`, from).href;
-    return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); });`, { eval: true, resourceLimits });
+    return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); });`, { ...options, eval: true });
   }
-  return new Worker(new URL(`./${name}.js`, from), { resourceLimits });
+  return new Worker(new URL(`./${name}.js`, from), options);
 }

@@ -33,24 +33,12 @@ export class SegmentClaims {
 
   /** The lowest unclaimed segment, now the caller's; -1 when none is left. */
   claimFront(): number {
-    for (;;) {
-      const now = Atomics.load(this.word, 0);
-      const front = now & 0xffff;
-      const back = now >>> 16;
-      if (front >= back) return -1;
-      if (Atomics.compareExchange(this.word, 0, now, pack(front + 1, back)) === now) return front;
-    }
+    return this.claim(true);
   }
 
   /** The highest unclaimed segment, now the caller's; -1 when none is left. */
   claimBack(): number {
-    for (;;) {
-      const now = Atomics.load(this.word, 0);
-      const front = now & 0xffff;
-      const back = now >>> 16;
-      if (front >= back) return -1;
-      if (Atomics.compareExchange(this.word, 0, now, pack(front, back - 1)) === now) return back - 1;
-    }
+    return this.claim(false);
   }
 
   /** Claims every segment left, so that a worker still scanning takes no new one. */
@@ -59,6 +47,18 @@ export class SegmentClaims {
       const now = Atomics.load(this.word, 0);
       const front = now & 0xffff;
       if (Atomics.compareExchange(this.word, 0, now, pack(front, front)) === now) return;
+    }
+  }
+
+  /** Takes one segment at the front or the back, by compare-and-swap of the word both ends live in. */
+  private claim(front: boolean): number {
+    for (;;) {
+      const now = Atomics.load(this.word, 0);
+      const first = now & 0xffff;
+      const end = now >>> 16;
+      if (first >= end) return -1;
+      const next = front ? pack(first + 1, end) : pack(first, end - 1);
+      if (Atomics.compareExchange(this.word, 0, now, next) === now) return front ? first : end - 1;
     }
   }
 }

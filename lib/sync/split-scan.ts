@@ -71,7 +71,7 @@ export interface MatchSeedSplitOptions extends MatchSeedOptions {
  */
 export class SeedScanHelper {
   /** Starts the worker; replaced by tests to make one fail. */
-  static spawn: () => Worker = () => spawnWorker(import.meta.url, 'scan-worker', { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB });
+  static spawn: () => Worker = () => spawnWorker(import.meta.url, 'scan-worker', { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
 
   private readonly worker: Worker;
   private readonly release: () => void;
