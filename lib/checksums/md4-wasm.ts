@@ -9,7 +9,7 @@
  * written into the caller's array, so no call allocates per block. The memory
  * has a fixed size (it never grows), so our views of it are never detached.
  */
-import { Body, emitModule, Op, SimdOp, ValType, type FuncDef } from './wasm-emit.js';
+import { Body, emitModule, Op, SimdOp, ValType, wasm, type FuncDef } from './wasm-emit.js';
 
 // Layout of the module's memory.
 const STATE = 0; // scalar A, B, C, D
@@ -227,16 +227,6 @@ function simdModule(): Uint8Array<ArrayBuffer> {
   return emitModule({ pages: PAGES, name: 'memory', imported: true }, [...simdFunctions(1, 0), ...simdFunctions(2, 2)]);
 }
 
-// The WebAssembly global, as far as we use it: this project compiles without
-// the DOM lib, which is where TypeScript declares it. Declared here rather than
-// globally so that our .d.ts files cannot clash with a user's DOM types.
-interface WasmModule { readonly kind?: 'module' }
-interface WasmApi {
-  Module: new (bytes: Uint8Array<ArrayBuffer>) => WasmModule;
-  Instance: new (module: WasmModule, imports?: object) => { readonly exports: unknown };
-  validate(bytes: Uint8Array<ArrayBuffer>): boolean;
-}
-const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 interface ScalarExports {
   memory: { readonly buffer: ArrayBuffer };

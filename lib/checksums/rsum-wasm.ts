@@ -9,7 +9,7 @@
  * needs folding. For N vectors of 16 bytes, S_t the bytes of vector t:
  *   a = sum S_t,   b = sum (L - i) c_i = 16 * sum_t (S_0 + ... + S_t) - sum_t sum_j j c_tj.
  */
-import { Body, emitModule, Op, SimdOp, ValType } from './wasm-emit.js';
+import { Body, emitModule, Op, SimdOp, ValType, wasm } from './wasm-emit.js';
 
 /** Bytes summed per call: the whole of the module's one page of memory. */
 const PIECE = 1 << 16;
@@ -51,13 +51,6 @@ interface RsumExports {
   rsum16(ptr: number, n: number): number;
 }
 
-// See md4-wasm.ts: the WebAssembly global, typed as far as we use it.
-interface WasmApi {
-  Module: new (bytes: Uint8Array<ArrayBuffer>) => object;
-  Instance: new (module: object) => { readonly exports: unknown };
-  validate(bytes: Uint8Array<ArrayBuffer>): boolean;
-}
-const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 const BYTES = rsumModule();
 const kernel = wasm.validate(BYTES) ? new wasm.Instance(new wasm.Module(BYTES)).exports as RsumExports : null;
 const heap = kernel ? new Uint8Array(kernel.memory.buffer) : null;
