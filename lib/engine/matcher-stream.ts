@@ -2,7 +2,7 @@ import { Transform } from 'readable-stream';
 import { settle, type StreamCallback as TransformCallback } from './stream-callbacks.js';
 
 import type { BlockIndex } from './block-index.js';
-import { Matcher, type MatcherOptions, type MatcherStats, type MatchSink } from './matcher.js';
+import { matchObjects, Matcher, type BlockMatch, type MatcherOptions, type MatcherStats } from './matcher.js';
 import type { ByteRange, TargetState } from './target-state.js';
 
 export interface MatcherStreamOptions extends Omit<MatcherOptions, 'reuseBuffer'> {
@@ -29,13 +29,21 @@ export class MatcherStream extends Transform {
   readonly matcher: Matcher;
   private slab = Buffer.alloc(0);
   private slabUsed = 0;
-  /** The window copied last, and its copy, for the next target blocks found there. */
-  private copiedBuf: Buffer | undefined;
-  private copiedAt = -1;
-  private copied: Buffer | undefined;
   private readonly blockSize: number;
-  private readonly sink: MatchSink = (index, seedOffset, buf, at) => {
-    this.push({ index, seedOffset, data: this.copyOf(buf, at) });
+  private readonly emitMatch = (match: BlockMatch): void => {
+    this.push(match);
+  };
+  /** A copy of `buf[at, at + blockSize)` in the slab (a new slab when it is full: the old one stays with the matches that hold it). */
+  private readonly copyOut = (buf: Buffer, at: number): Buffer => {
+    const bs = this.blockSize;
+    if (this.slabUsed + bs > this.slab.length) {
+      this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, bs));
+      this.slabUsed = 0;
+    }
+    buf.copy(this.slab, this.slabUsed, at, at + bs);
+    const copy = this.slab.subarray(this.slabUsed, this.slabUsed + bs);
+    this.slabUsed += bs;
+    return copy;
   };
 
   constructor(index: BlockIndex, options: MatcherStreamOptions = {}) {
@@ -61,33 +69,10 @@ export class MatcherStream extends Transform {
   }
 
   override _transform(chunk: Uint8Array, _encoding: BufferEncoding, callback: TransformCallback): void {
-    settle(callback, () => {
-      this.copiedBuf = undefined; // the matcher's buffer is overwritten from here on
-      this.matcher.writeTo(chunk, this.sink);
-    });
+    settle(callback, () => this.matcher.writeTo(chunk, matchObjects(this.emitMatch, this.copyOut)));
   }
 
   override _flush(callback: TransformCallback): void {
-    settle(callback, () => {
-      this.copiedBuf = undefined;
-      this.matcher.endTo(this.sink);
-    });
-  }
-
-  /** A copy of `buf[at, at + blockSize)` in the slab (a new slab when it is full: the old one stays with the matches that hold it). */
-  private copyOf(buf: Buffer, at: number): Buffer {
-    if (buf === this.copiedBuf && at === this.copiedAt) return this.copied!;
-    const bs = this.blockSize;
-    if (this.slabUsed + bs > this.slab.length) {
-      this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, bs));
-      this.slabUsed = 0;
-    }
-    buf.copy(this.slab, this.slabUsed, at, at + bs);
-    const copy = this.slab.subarray(this.slabUsed, this.slabUsed + bs);
-    this.slabUsed += bs;
-    this.copiedBuf = buf;
-    this.copiedAt = at;
-    this.copied = copy;
-    return copy;
+    settle(callback, () => this.matcher.endTo(matchObjects(this.emitMatch, this.copyOut)));
   }
 }

@@ -29,6 +29,26 @@ export interface BlockMatch {
  */
 export type MatchSink = (index: number, seedOffset: number, buf: Buffer, at: number) => void;
 
+/**
+ * A MatchSink that hands BlockMatch objects to `emit`, their bytes made by
+ * `data(buf, at)` once per window: target blocks found at the same window share
+ * them. For one write() or end() at a time (the matcher's buffer is written over
+ * between them, so a window's place then holds other bytes).
+ */
+export function matchObjects(emit: (match: BlockMatch) => void, data: (buf: Buffer, at: number) => Buffer): MatchSink {
+  let lastBuf: Buffer | undefined;
+  let lastAt = -1;
+  let lastData: Buffer | undefined;
+  return (index, seedOffset, buf, at) => {
+    if (buf !== lastBuf || at !== lastAt) {
+      lastBuf = buf;
+      lastAt = at;
+      lastData = data(buf, at);
+    }
+    emit({ index, seedOffset, data: lastData! });
+  };
+}
+
 export interface MatcherOptions {
   /** What is already known of the target; shared by the seeds matched in turn. Default: a new state. */
   state?: TargetState;
@@ -204,22 +224,9 @@ export class Matcher {
     this.scan(dataEnd, sink);
   }
 
-  /**
-   * BlockMatch objects for `emit`, their data views of the buffer; target
-   * blocks found in the same window share one view.
-   */
+  /** BlockMatch objects for `emit`, their data views of the buffer. */
   private sinkFor(emit: (match: BlockMatch) => void): MatchSink {
-    let lastBuf: Buffer | undefined;
-    let lastAt = -1;
-    let lastData: Buffer | undefined;
-    return (index, seedOffset, buf, at) => {
-      if (buf !== lastBuf || at !== lastAt) {
-        lastBuf = buf;
-        lastAt = at;
-        lastData = buf.subarray(at, at + this.bs);
-      }
-      emit({ index, seedOffset, data: lastData! });
-    };
+    return matchObjects(emit, (buf, at) => buf.subarray(at, at + this.bs));
   }
 
   /**
