@@ -21,7 +21,7 @@
  * (spawn to exit; CPU and peak RSS by /usr/bin/time), their traffic counted
  * from nginx's access log, and each output's SHA-256 checked against new.bin's.
  */
-import { distStamp, takeSnapshot } from './dist-snapshot.js';
+import { benchOptions, distStamp, takeSnapshot } from './dist-snapshot.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
@@ -340,23 +340,16 @@ function socketArgv(argv: string[]): string[] | null {
 }
 
 async function main(argv: string[]): Promise<number> {
-  let options: Options | null;
+  let socket: string[] | null;
   try {
-    const socket = socketArgv(argv);
-    if (socket) return (await import('./socket.js')).socketBench(socket);
-    options = parseOptions(argv);
+    socket = socketArgv(argv);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n\n${USAGE}\n`);
     return 2;
   }
-  if (!options) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
-  if (!existsSync(join(ROOT, 'dist', 'index.js'))) {
-    say('dist/index.js is missing: run `npm run build` first (`npm run bench` does)');
-    return 1;
-  }
+  if (socket) return (await import('./socket.js')).socketBench(socket);
+  const options = benchOptions(argv, parseOptions, USAGE, say);
+  if (typeof options === 'number') return options;
 
   const scratch = await mkdtemp(join(tmpdir(), 'zbench-'));
   try {

@@ -28,10 +28,9 @@
  * of the ranges asked in a phase, or the whole run outlives --timeout.
  */
 import type { SyncServerStats } from '../lib/socket/server.js';
-import { distStamp, takeSnapshot } from './dist-snapshot.js';
+import { benchOptions, distStamp, takeSnapshot } from './dist-snapshot.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rename, rm, statfs, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -39,7 +38,6 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = resolve(HERE, '..');
 const CHILD = join(HERE, 'socket-child.js');
 /** The bound of the issue: bytes read from the file per phase, over the union of the bytes asked. */
 const READ_RATIO_BOUND = 1.1;
@@ -393,21 +391,8 @@ export function formatSocketReport(r: SocketBenchResult): string {
 // ---------------------------------------------------------------- the run
 
 export async function socketBench(argv: string[]): Promise<number> {
-  let options: SocketOptions | null;
-  try {
-    options = parseOptions(argv);
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${SOCKET_USAGE}\n`);
-    return 2;
-  }
-  if (!options) {
-    process.stdout.write(SOCKET_USAGE + '\n');
-    return 0;
-  }
-  if (!existsSync(join(ROOT, 'dist', 'index.js'))) {
-    say('dist/index.js is missing: run `npm run build` first (`npm run bench` does)');
-    return 1;
-  }
+  const options = benchOptions(argv, parseOptions, SOCKET_USAGE, say);
+  if (typeof options === 'number') return options;
   const scratch = await mkdtemp(join(tmpdir(), 'zbench-socket-'));
   // Each client's OUTPUT and OUTPUT.part at once, the corpus and the snapshot of dist/.
   const needed = (options.clients * (options.mode === 'copy' ? 2 : 1) + 6) * (options.sizeMiB << 20);
