@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { copyFile, cp, rm, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,27 +33,3 @@ export async function takeSnapshot(scratch: string): Promise<string> {
   return join(scratch, 'dist', 'index.js');
 }
 
-/**
- * How a bench entry point starts: its options parsed from `argv` by `parse`
- * (which throws on a bad option and returns null for --help), or the exit code
- * it stops with: 2 after a bad option and the usage, 0 after the usage asked
- * for, 1 when dist/ has not been built (what the bench measures).
- */
-export function benchOptions<T>(argv: string[], parse: (argv: string[]) => T | null, usage: string, say: (message: string) => void): T | number {
-  let options: T | null;
-  try {
-    options = parse(argv);
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${usage}\n`);
-    return 2;
-  }
-  if (!options) {
-    process.stdout.write(usage + '\n');
-    return 0;
-  }
-  if (!existsSync(join(ROOT, 'dist', 'index.js'))) {
-    say('dist/index.js is missing: run `npm run build` first (`npm run bench` does)');
-    return 1;
-  }
-  return options;
-}

@@ -21,7 +21,8 @@
  * (spawn to exit; CPU and peak RSS by /usr/bin/time), their traffic counted
  * from nginx's access log, and each output's SHA-256 checked against new.bin's.
  */
-import { benchOptions, distStamp, takeSnapshot } from './dist-snapshot.js';
+import { distStamp, takeSnapshot } from './dist-snapshot.js';
+import { benchOptions, positiveInteger, UsageError } from './options.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
@@ -83,12 +84,6 @@ function parseOptions(argv: string[]): Options | null {
     strict: true,
   });
   if (values.help) return null;
-  const positive = (name: string, raw: string | undefined, fallback: number): number => {
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got ${raw}`);
-    return n;
-  };
   const only = new Set<CaseId>();
   for (const item of (values.only ?? []).flatMap((s) => s.split(','))) {
     const name = item.trim();
@@ -97,16 +92,14 @@ function parseOptions(argv: string[]): Options | null {
     else throw new UsageError(`--only: unknown case ${name} (known: checksums, match, ${CASE_IDS.slice(1).join(', ')})`);
   }
   return {
-    sizeMiB: positive('size', values.size, 256),
-    runs: positive('runs', values.runs, 3),
+    sizeMiB: positiveInteger('size', values.size, 256),
+    runs: positiveInteger('runs', values.runs, 3),
     only: only.size > 0 ? only : new Set(CASE_IDS),
     json: values.json ?? false,
     rival: !(values['no-rival'] ?? false),
     cpuProf: values['cpu-prof'] ? resolve(values['cpu-prof']) : null,
   };
 }
-
-class UsageError extends Error {}
 
 /** Progress and notes go to stderr, so stdout holds only the table or the JSON. */
 function say(message: string): void {

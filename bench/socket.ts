@@ -28,7 +28,8 @@
  * of the ranges asked in a phase, or the whole run outlives --timeout.
  */
 import type { SyncServerStats } from '../lib/socket/server.js';
-import { benchOptions, distStamp, takeSnapshot } from './dist-snapshot.js';
+import { distStamp, takeSnapshot } from './dist-snapshot.js';
+import { benchOptions, positiveInteger, UsageError } from './options.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, rename, rm, statfs, writeFile } from 'node:fs/promises';
@@ -70,8 +71,6 @@ export interface SocketOptions {
   keep: boolean;
 }
 
-class UsageError extends Error {}
-
 function parseOptions(argv: string[]): SocketOptions | null {
   const { values } = parseArgs({
     args: argv,
@@ -89,22 +88,16 @@ function parseOptions(argv: string[]): SocketOptions | null {
     strict: true,
   });
   if (values.help) return null;
-  const positive = (name: string, raw: string | undefined, fallback: number): number => {
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got ${raw}`);
-    return n;
-  };
   const mode = values.mode ?? 'copy';
   if (mode !== 'copy' && mode !== 'seed') throw new UsageError(`--mode must be copy or seed, got ${mode}`);
-  const clients = positive('clients', values.clients, 200);
+  const clients = positiveInteger('clients', values.clients, 200);
   return {
     clients,
-    procs: Math.min(clients, positive('procs', values.procs, 2)),
-    sizeMiB: positive('size', values.size, 16),
+    procs: Math.min(clients, positiveInteger('procs', values.procs, 2)),
+    sizeMiB: positiveInteger('size', values.size, 16),
     mode,
-    cacheMiB: values['cache-mib'] === undefined ? null : positive('cache-mib', values['cache-mib'], 32),
-    timeoutS: positive('timeout', values.timeout, 300),
+    cacheMiB: values['cache-mib'] === undefined ? null : positiveInteger('cache-mib', values['cache-mib'], 32),
+    timeoutS: positiveInteger('timeout', values.timeout, 300),
     json: values.json ?? false,
     keep: values.keep ?? false,
   };
