@@ -32,4 +32,3 @@ export async function takeSnapshot(scratch: string): Promise<string> {
   await symlink(join(ROOT, 'node_modules'), join(scratch, 'node_modules'), 'dir');
   return join(scratch, 'dist', 'index.js');
 }
-
