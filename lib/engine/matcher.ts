@@ -14,9 +14,9 @@ export interface BlockMatch {
   seedOffset: number;
   /**
    * The block's bytes, blockSize long (zero padded where the window runs past the
-   * seed's end). Target blocks found at the same window share its bytes. It is a
-   * view of the matcher's buffer, which the matcher never writes over once a view
-   * is out: valid for as long as it is held, and not to be modified.
+   * seed's end). Target blocks found at the same window share its bytes. A view
+   * of the chunk given to write() when the window lies wholly in it (valid for
+   * as long as the caller leaves that chunk alone), else a copy: not to be modified.
    */
   data: Buffer;
 }
@@ -52,18 +52,11 @@ export function matchObjects(emit: (match: BlockMatch) => void, data: (buf: Buff
 export interface MatcherOptions {
   /** What is already known of the target; shared by the seeds matched in turn. Default: a new state. */
   state?: TargetState;
-  /** Bytes of seed held at once (rounded up to at least 4 windows). Default 1 MiB. */
-  bufferSize?: number;
   /**
-   * Matches' `data` views are valid only until the next write() or end(): the
-   * matcher then keeps one buffer for the whole seed instead of taking a new one
-   * each time it fills while views are out (a fresh MiB per MiB of matched seed,
-   * paid in page faults and GC). For a consumer that copies or writes the
-   * matches of each write() before the next, as the sync does. Chunks no longer
-   * than bufferSize - 4 * blockSize * seqMatches are then never copied twice.
-   * Default false.
+   * Bytes of seed the matcher gathers from chunks too short to scan in place
+   * (under two windows), rounded up to at least 4 windows. Default 64 KiB.
    */
-  reuseBuffer?: boolean;
+  bufferSize?: number;
 }
 
 export interface MatcherStats {
@@ -79,13 +72,15 @@ export interface MatcherStats {
   blocksFound: number;
 }
 
-export const DEFAULT_MATCHER_BUFFER = 1 << 20;
+export const DEFAULT_MATCHER_BUFFER = 1 << 16;
 
 /**
  * The zsync scan of one seed, as a push parser: `write()` seed bytes in chunks of
  * any size, `end()` at the end of the seed; matches are handed to `emit` as they
- * are found. The rolling window is carried across chunk boundaries in one fixed
- * buffer, and the matching rules are zsync 0.6.2's:
+ * are found. A chunk of at least two windows is scanned where it lies; only the
+ * windows that straddle two chunks are scanned in the matcher's own small
+ * buffer, which carries the last window or two of each chunk (and gathers
+ * chunks too short to scan in place). The matching rules are zsync 0.6.2's:
  *
  * - every seed offset is a candidate window, the seed being zero padded at its end;
  * - a window matches an unfound target block when the stored weak and strong sums
@@ -121,14 +116,23 @@ export class Matcher {
   private readonly context: number;
   private readonly mask: number;
   private readonly capacity: number;
-  private readonly reuseBuffer: boolean;
-  private buf: Buffer;
+  /**
+   * The matcher's own buffers: the windows that straddle chunks, and chunks too
+   * short to scan in place, are gathered in one of them. Two, so that carrying
+   * a chunk's last bytes over never writes where this write()'s matches point
+   * (a MatchSink's bytes are valid until the next write()).
+   */
+  private readonly own: [Buffer, Buffer];
+  /** Which of `own` holds the bytes carried over. */
+  private current = 0;
+  /** The buffer being scanned: own[current], or the caller's chunk while it is scanned in place. */
+  private win: Buffer;
 
-  /** Bytes of buf in use. */
+  /** Bytes of win in use. */
   private filled = 0;
-  /** Position in buf of the window under consideration. */
+  /** Position in win of the window under consideration. */
   private x = 0;
-  /** Seed offset of buf[0]. */
+  /** Seed offset of win[0]. */
   private base = 0;
   /** Whether `sums` holds the rsums of the windows at x (and x + bs). */
   private valid = false;
@@ -137,15 +141,15 @@ export class Matcher {
   /** The target block to try first at x, continuing a run of matches; -1 for none. */
   private next = -1;
   private ended = false;
-  /** Whether matches hold views of `buf` (then compact() must not write over it). */
-  private viewsOut = false;
+  /** Whether this write() has handed out bytes of own[current] (then they must not be written over). */
+  private ownOut = false;
   /**
    * Digests of windows computed ahead, in two generations so that a miss, which
    * refills one, leaves the digest just handed out in the other: tryBucket holds
    * the window's digest while it asks for the next window's. Generation g holds
    * cachedCount[g] windows from seed offset cachedAt[g], bs apart. Keyed by seed
    * offset, not buffer position: the seed's byte at an offset never changes, so
-   * neither compact() nor a reused buffer can make an entry stale.
+   * neither a move between buffers nor a carry can make an entry stale.
    */
   private readonly digests: Uint8Array;
   private readonly cachedAt = [-1, -1];
@@ -173,10 +177,11 @@ export class Matcher {
     this.context = params.blockSize * params.seqMatches;
     this.mask = weakMask(params.weakBytes);
     this.capacity = Math.max(options.bufferSize ?? DEFAULT_MATCHER_BUFFER, 4 * this.context);
-    this.reuseBuffer = options.reuseBuffer ?? false;
     // Room past the capacity for the zero padding of the seed's end, plus the one
     // byte the last roll reads.
-    this.buf = Buffer.alloc(this.capacity + this.context + 1);
+    const size = this.capacity + this.context + 1;
+    this.own = [Buffer.alloc(size), Buffer.alloc(size)];
+    this.win = this.own[0];
   }
 
   /** Takes the next bytes of the seed. */
@@ -189,63 +194,98 @@ export class Matcher {
     this.endTo(this.sinkFor(emit));
   }
 
-  /** write(), with the matches handed to a MatchSink: no object or view per match. */
+  /**
+   * write(), with the matches handed to a MatchSink: no object or view per
+   * match, and the bytes given are the chunk's own or the matcher's (never a
+   * copy made for the sink).
+   */
   writeTo(chunk: Uint8Array, sink: MatchSink): void {
     if (this.ended) throw new InvalidArgumentError('write after end of seed');
     this.stats.seedBytes += chunk.length;
-    if (this.reuseBuffer) {
-      // The views handed out by earlier calls are void now. Make room for the
-      // whole chunk up front, while that costs only a copyWithin: once this call
-      // has handed out views, compact() has to move to a new buffer.
-      this.viewsOut = false;
-      if (this.x > 0 && this.capacity - this.filled < chunk.length) this.compact();
+    this.ownOut = false; // what earlier calls handed out is void now
+    if (this.state.complete) return; // nothing left to find: the rest of the seed is moot
+    const c = this.context;
+    if (chunk.length < 2 * c) {
+      this.gather(chunk, sink);
+      return;
     }
-    let o = 0;
-    while (o < chunk.length) {
-      if (this.state.complete) return; // nothing left to find: the rest of the seed is moot
-      if (this.filled === this.capacity) this.compact();
-      const n = Math.min(this.capacity - this.filled, chunk.length - o);
-      this.buf.set(chunk.subarray(o, o + n), this.filled);
-      this.filled += n;
-      o += n;
-      // A window at x can be tested and rolled once the byte at x + context is here.
-      this.scan(this.filled - this.context, sink);
+    const data = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    // The windows that start before the chunk read up to c of its bytes: test
+    // them in the own buffer, with those bytes appended.
+    const p = this.filled;
+    const chunkBase = this.base + p;
+    let start = 0;
+    if (this.x < p) {
+      if (this.capacity - p < c) this.compact();
+      const q = this.filled; // compact() moved the chunk's place
+      this.win.set(data.subarray(0, c), q);
+      this.filled = q + c;
+      this.scan(q, sink);
+      if (this.state.complete) return;
+      start = this.x - q; // a jump may have landed inside the chunk
     }
+    // The rest, where it lies: every window that has its byte at + c in the chunk.
+    this.win = data;
+    this.base = chunkBase;
+    this.filled = data.length;
+    this.x = start;
+    this.scan(data.length - c, sink);
+    // Carry the untested windows' bytes (at most c) over to the own buffer.
+    const x = this.x;
+    if (this.ownOut) this.current ^= 1;
+    this.win = this.own[this.current]!;
+    data.copy(this.win, 0, x);
+    this.base = chunkBase + x;
+    this.filled = data.length - x;
+    this.x = 0;
   }
 
   /** end(), with the matches handed to a MatchSink. */
   endTo(sink: MatchSink): void {
     if (this.ended) return;
     this.ended = true;
+    this.ownOut = false;
     if (this.state.complete) return;
     const dataEnd = this.filled;
-    this.buf.fill(0, dataEnd, dataEnd + this.context + 1);
+    this.win.fill(0, dataEnd, dataEnd + this.context + 1);
     this.filled = dataEnd + this.context;
     this.scan(dataEnd, sink);
   }
 
-  /** BlockMatch objects for `emit`, their data views of the buffer. */
+  /** Appends a short chunk to the own buffer and tests the windows that now have all their bytes. */
+  private gather(chunk: Uint8Array, sink: MatchSink): void {
+    // Room for the whole chunk up front, before any match of this call points
+    // into the buffer: after a scan at most c bytes are pending, so a chunk of
+    // under 2 c fits in the capacity of at least 4 c.
+    if (this.capacity - this.filled < chunk.length) this.compact();
+    this.win.set(chunk, this.filled);
+    this.filled += chunk.length;
+    // A window at x can be tested and rolled once the byte at x + context is here.
+    this.scan(this.filled - this.context, sink);
+  }
+
+  /** BlockMatch objects for `emit`: views of the chunk where the window lies in it, copies of the own buffers' bytes (which get written over). */
   private sinkFor(emit: (match: BlockMatch) => void): MatchSink {
-    return matchObjects(emit, (buf, at) => buf.subarray(at, at + this.bs));
+    const bs = this.bs;
+    const own = this.own;
+    return matchObjects(emit, (buf, at) => (buf === own[0] || buf === own[1] ? Buffer.from(buf.subarray(at, at + bs)) : buf.subarray(at, at + bs)));
   }
 
   /**
    * Starts on another stretch of seed, unrelated to the bytes before it (the
    * split scan's next segment): the window, the run and the end are forgotten,
-   * and so are the digests computed ahead; the buffer (unless matches still
-   * hold views of it: with reuseBuffer they are void by now), the state and
-   * the stats are kept. Costs no allocation,
-   * which a new Matcher per stretch did.
+   * and so are the digests computed ahead; the buffers, the state and the
+   * stats are kept. Costs no allocation, which a new Matcher per stretch did.
    */
   restart(): void {
-    if (this.viewsOut && !this.reuseBuffer) this.buf = Buffer.alloc(this.buf.length);
+    this.win = this.own[this.current]!;
     this.filled = 0;
     this.x = 0;
     this.base = 0;
     this.valid = false;
     this.next = -1;
     this.ended = false;
-    this.viewsOut = false;
+    this.ownOut = false;
     this.runEnd = -1;
     this.runBlocks = 0;
     // Digests are keyed by seed offset, which starts again at 0.
@@ -253,17 +293,16 @@ export class Matcher {
     this.cachedCount[0] = this.cachedCount[1] = 0;
   }
 
-  /** Moves the unscanned tail of the buffer to its front, or to a new buffer if matches hold views of this one. */
+  /** Moves the untested bytes of the own buffer to its front (to the other own buffer if this call's matches point into it). */
   private compact(): void {
     const x = this.x;
-    if (this.viewsOut) {
-      const next = Buffer.allocUnsafe(this.buf.length);
-      this.buf.copy(next, 0, x, this.filled);
-      this.buf = next;
-      this.viewsOut = false;
-    } else {
-      this.buf.copyWithin(0, x, this.filled);
+    const from = this.win;
+    if (this.ownOut) {
+      this.current ^= 1;
+      this.win = this.own[this.current]!;
+      this.ownOut = false;
     }
+    from.copy(this.win, 0, x, this.filled);
     this.base += x;
     this.filled -= x;
     this.x = 0;
@@ -271,7 +310,7 @@ export class Matcher {
 
   /** Tests every window at positions below `limit`. */
   private scan(limit: number, sink: MatchSink): void {
-    const buf = this.buf;
+    const buf = this.win;
     const bs = this.bs;
     const shift = this.shift;
     const pairs = this.pairs;
@@ -388,9 +427,9 @@ export class Matcher {
     this.stats.blocksFound++;
     this.runBlocks = this.base + x === this.runEnd ? this.runBlocks + 1 : 1;
     this.runEnd = this.base + x + this.bs;
-    // The window's bytes are the sink's until the next write: compact() must not move them.
-    this.viewsOut = true;
-    sink(id, this.base + x, this.buf, x);
+    // The window's bytes are the sink's until the next write: no carry may write over them.
+    if (this.win === this.own[this.current]) this.ownOut = true;
+    sink(id, this.base + x, this.win, x);
   }
 
   /**
@@ -419,18 +458,11 @@ export class Matcher {
     const ahead = at === this.runEnd ? (this.runBlocks >= lanes ? lanes : half) : this.pairs ? half : 1;
     // Only windows wholly in the buffer: the bytes past `filled` are not the seed's yet.
     const n = Math.min(ahead, Math.floor((this.filled - x) / bs));
-    this.hasher.digestBlocks(this.buf, x, bs, n, this.digests, g * lanes * db);
+    this.hasher.digestBlocks(this.win, x, bs, n, this.digests, g * lanes * db);
     this.cachedAt[g] = at;
     this.cachedCount[g] = n;
     return g * lanes * db;
   }
-
-  /**
-   * The window's bytes for a match: a view of the buffer, no copy. The buffer is
-   * never written below `filled` again (compact() moves to a new buffer once a
-   * view has been handed out), so the view stays valid for as long as it is held.
-   */
-
 }
 
 /** True when the key's bucket holds an entry with exactly this key. */

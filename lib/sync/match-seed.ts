@@ -51,22 +51,21 @@ export interface MatchSeedResult {
 /** Chunks scanned between turns given to the event loop when reads are synchronous (about 8 MiB: a few ms). */
 const YIELD_EVERY = 8;
 
-/** Seed bytes per read: the matcher's buffer holds one chunk plus the windows carried over. */
+/** Seed bytes per read (the matcher scans each where it lies). */
 const CHUNK = 1 << 20;
 
 /**
  * Matches one seed file into `output` (the target's working file): what
  * MatcherStream into LocalPatcherStream does, as one loop without streams. The
- * seed is read into reused buffers and the matcher keeps one buffer
- * (reuseBuffer), so scanning allocates nothing per MiB; each chunk's matches
- * are copied into the run writer before the next chunk is read. Through the
+ * seed is read into reused buffers, which the matcher scans where they lie, so
+ * scanning allocates nothing per MiB; each chunk's matches are copied into the
+ * run writer before the next chunk is read. Through the
  * streams (through2 counters, two objectMode hops per block, a fresh buffer per
  * MiB read and per MiB matched) the 256 MiB seed took 2.2 s, the matcher alone 1.1 s.
  */
 export async function matchSeed(path: string, index: BlockIndex, state: TargetState, output: PositionalWriter, options: MatchSeedOptions = {}): Promise<MatchSeedResult> {
   const params = index.checksums.params;
-  const context = params.blockSize * params.seqMatches;
-  const matcher = new Matcher(index, { state, reuseBuffer: true, bufferSize: CHUNK + 4 * context });
+  const matcher = new Matcher(index, { state });
   const writer = new BlockRunWriter(output, params);
   // Each write's matches, as the matcher hands them over (no object per match),
   // copied into the run writer before the next write.
