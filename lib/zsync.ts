@@ -3,9 +3,11 @@
  * safely: the result is built in OUTPUT.part and replaces OUTPUT only once its
  * whole-file hash is right.
  */
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { loadControlFile } from './sync/control-source.js';
-import { ControlSync, type ControlSyncOptions, type ZsyncResult } from './sync/control-sync.js';
+import { ControlSync, DEFAULT_SYNC_PARALLEL_FROM, type ControlSyncOptions, type ZsyncResult } from './sync/control-sync.js';
+import { SeedScanHelper, type WarmScanWorker } from './sync/split-scan.js';
 import { lockOutput } from './sync/output-lock.js';
 import { defaultOutputName } from './sync/output-name.js';
 import { rangeSourceFor, type RangeSource } from './sync/range-source.js';
@@ -32,8 +34,20 @@ export class Zsync extends ControlSync {
   }
 
   async run(): Promise<ZsyncResult> {
-    const o = this.options;
     const t0 = performance.now();
+    // The scan worker starts while the control file loads, when a seed named
+    // up front is big enough to be split; syncTo() takes it over or stops it.
+    const warming = this.prewarmScan();
+    try {
+      return await this.load(t0, warming);
+    } finally {
+      await (await warming)?.discard();
+      this.warmScan = undefined;
+    }
+  }
+
+  private async load(t0: number, warming: Promise<WarmScanWorker | undefined>): Promise<ZsyncResult> {
+    const o = this.options;
     const client = new HttpClient(httpClientOptions(o));
     this.progress({ phase: 'control', done: 0, total: 0 });
     const loadOptions: { url?: string; keep?: string; signal?: AbortSignal } = {};
@@ -41,6 +55,7 @@ export class Zsync extends ControlSync {
     if (o.keep !== undefined) loadOptions.keep = o.keep;
     if (o.signal !== undefined) loadOptions.signal = o.signal;
     const control = await loadControlFile(this.control, client, loadOptions).finally(() => client.close());
+    this.warmScan = await warming;
     const output = resolve(o.directory ?? '.', o.output ?? defaultOutputName(control.header.filename, this.control));
     // Only a local .zsync may point at local files.
     const local = !/^[a-z][a-z0-9+.-]*:/i.test(this.control) || /^file:/i.test(this.control);
@@ -57,6 +72,20 @@ export class Zsync extends ControlSync {
       return await this.syncTo(control, output, openSource, t0);
     } finally {
       await unlock();
+    }
+  }
+
+  /** A scan worker started now if a seed or output named in the options is big enough to be split. */
+  private async prewarmScan(): Promise<WarmScanWorker | undefined> {
+    const o = this.options;
+    const from = o.parallelFrom ?? DEFAULT_SYNC_PARALLEL_FROM;
+    const named = [...(o.output !== undefined ? [resolve(o.directory ?? '.', o.output)] : []), ...(o.seeds ?? [])];
+    const sizes = await Promise.all(named.map((path) => stat(path).then((s) => (s.isFile() ? s.size : 0), () => 0)));
+    // Only a head start: a worker that cannot start now is started (or done without) later.
+    try {
+      return sizes.some((size) => size >= from) ? SeedScanHelper.prewarm() : undefined;
+    } catch {
+      return undefined;
     }
   }
 }

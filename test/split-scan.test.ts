@@ -137,6 +137,32 @@ describe('seed scan over two threads', function () {
     again!();
   });
 
+  it('a warm scan worker that died before a helper took it over is not handed over: start() spawns another', async () => {
+    const spawn = SeedScanHelper.spawn;
+    let spawned = 0;
+    SeedScanHelper.spawn = () => (++spawned === 1 ? new Worker('process.exit(0)', { eval: true }) : spawn());
+    try {
+      await helperFree();
+      const warm = SeedScanHelper.prewarm();
+      expect(warm, 'a thread was free').to.not.equal(undefined);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      for (let i = 0; i < 100 && warm!.alive; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(warm!.alive, 'the warm worker exited').to.equal(false);
+      const sums = blockChecksumsSync(Buffer.alloc(8192, 3), { blockSize: 2048 });
+      const path = join(dir, 'warm-dead');
+      await writeFile(path, '');
+      const helper = SeedScanHelper.start(sums, path, warm);
+      expect(helper, 'a helper with a new worker').to.not.equal(undefined);
+      expect(spawned).to.equal(2);
+      await helper!.close();
+      const release = acquireHelperThread();
+      expect(release, 'one thread held, and given back').to.not.equal(undefined);
+      release!();
+    } finally {
+      SeedScanHelper.spawn = spawn;
+    }
+  });
+
   describe('through zsync()', function () {
     const SIZE = 1_200_000;
     const pair = makePair(4242, SIZE);
@@ -199,6 +225,24 @@ describe('seed scan over two threads', function () {
         release!();
       });
     }
+
+    it('a control file that fails to load stops the warm scan worker and gives its thread back before rejecting', async () => {
+      let spawned = 0;
+      SeedScanHelper.spawn = () => {
+        spawned++;
+        return spawn();
+      };
+      const out = join(await workDir(), 'out.bin');
+      await oldOutput(out);
+      await helperFree();
+      const err = await rejection(zsync(fs.url('/missing.zsync'), { output: out, parallelFrom: 0 }));
+      expect(err).to.have.property('code', 'ERR_ZSYNC_CONTROL_UNAVAILABLE');
+      expect(spawned, 'a worker was started ahead').to.equal(1);
+      const release = acquireHelperThread();
+      expect(release, 'its thread is free at once').to.not.equal(undefined);
+      release!();
+      await expectUntouched(out);
+    });
 
     it('an abort while a scan worker hangs (never answers) rejects with ERR_ZSYNC_ABORTED at once: OUTPUT untouched, no lock or working file left', async () => {
       SeedScanHelper.spawn = () => new Worker('require("node:worker_threads").parentPort.on("message", () => {})', { eval: true });

@@ -2,8 +2,7 @@
  * Just enough of the WebAssembly binary format to write small hashing modules
  * from TypeScript at load time: one memory (defined or imported), functions
  * with numbered locals, exports. The code is built with `Body`, one method per
- * instruction used, so a module reads as its instructions rather than as bytes;
- * and the WebAssembly global, typed, to compile and run them.
+ * instruction used, so a module reads as its instructions rather than as bytes.
  * Nothing here knows about MD4.
  */
 
@@ -263,14 +262,3 @@ function uleb1(n: number): number[] {
   uleb(n, out);
   return out;
 }
-
-// The WebAssembly global, as far as our modules use it: this project compiles
-// without the DOM lib, which is where TypeScript declares it. Declared here
-// rather than globally so that our .d.ts files cannot clash with a user's DOM types.
-export interface WasmModule { readonly kind?: 'module' }
-interface WasmApi {
-  Module: new (bytes: Uint8Array<ArrayBuffer>) => WasmModule;
-  Instance: new (module: WasmModule, imports?: object) => { readonly exports: unknown };
-  validate(bytes: Uint8Array<ArrayBuffer>): boolean;
-}
-export const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
