@@ -10,7 +10,7 @@
 import { expect } from 'chai';
 import { pipeline } from 'node:stream/promises';
 import { BlockChecksumError } from '../lib/errors.js';
-import type { RemoteChunk } from '../lib/engine/block-assembler.js';
+import { BlockAssembler, type RemoteChunk } from '../lib/engine/block-assembler.js';
 import { MemoryFile } from '../lib/engine/positional.js';
 import { RemotePatcherStream } from '../lib/engine/remote-patcher-stream.js';
 import { TargetState } from '../lib/engine/target-state.js';
@@ -102,6 +102,41 @@ describe('RemotePatcherStream refuses bad data', () => {
     await pipeline(chunksOf([{ offset: 6 * BS, data: blockBytes(target, 6) }]), new RemotePatcherStream(state, output));
     expect(state.complete).to.equal(true);
     expect(output.toBuffer().equals(target)).to.equal(true);
+  });
+
+  it('whole blocks checked several per pass: in chunks of many blocks, at any offset and in any order, exactly the corrupted ones are refused', () => {
+    // 150 blocks, the last one short: batches of 64 and SIMD passes of 8 end in
+    // every position relative to the corrupted blocks and the chunk edges.
+    const big = makeFile(7, 149 * BS + 33, BS, 'random');
+    const sums = blockChecksumsSync(big, { blockSize: BS, seqMatches: 1, weakBytes: 4, strongBytes: 16 });
+    const badBlocks = [0, 7, 8, 63, 64, 65, 100, 149];
+    const sent = Buffer.from(big);
+    for (const b of badBlocks) sent[b * BS + (b % BS)]! ^= 0x01;
+    for (const cut of [1, 5 * BS + 3, 64 * BS, 70 * BS + 1]) {
+      const state = new TargetState(sums);
+      const assembler = new BlockAssembler(state);
+      const got = Buffer.alloc(big.length);
+      const refused: number[] = [];
+      // Two chunks split at `cut`, the second one first.
+      for (const chunk of [{ offset: cut, data: sent.subarray(cut) }, { offset: 0, data: sent.subarray(0, cut) }]) {
+        const { runs, bad } = assembler.accept(chunk);
+        for (const run of runs) {
+          got.set(run.data, run.position);
+          for (const b of run.blocks) state.add(b);
+        }
+        refused.push(...bad.map((e) => e.block));
+      }
+      expect(refused.sort((a, b) => a - b), `refused, cut at ${cut}`).to.deep.equal(badBlocks);
+      // The same blocks again, now right: judged by these bytes, not the earlier ones'.
+      const again = assembler.accept({ offset: 0, data: big });
+      expect(again.bad).to.deep.equal([]);
+      expect(again.runs.flatMap((r) => r.blocks)).to.deep.equal(badBlocks);
+      expect(state.missingBlocks(), `cut at ${cut}`).to.deep.equal(badBlocks);
+      for (let b = 0; b < 150; b++) {
+        const want = badBlocks.includes(b) ? Buffer.alloc(Math.min(BS, big.length - b * BS)) : big.subarray(b * BS, Math.min((b + 1) * BS, big.length));
+        expect(got.subarray(b * BS, Math.min((b + 1) * BS, big.length)).equals(want), `block ${b}, cut at ${cut}`).to.equal(true);
+      }
+    }
   });
 
   it('with verify off (pyzsync check_hashes=False) the data is taken as it is', async () => {

@@ -26,6 +26,9 @@ export interface AssemblerOptions {
 
 export const DEFAULT_MAX_PARTIAL_BYTES = 64 << 20;
 
+/** Whole blocks of a chunk hashed in one call at most. */
+const BATCH_BLOCKS = 64;
+
 /**
  * Turns chunks of target data, of any size, in any order, into verified whole
  * blocks: the logic under RemotePatcherStream and patchRemoteBlocksSync. Blocks
@@ -39,6 +42,14 @@ export class BlockAssembler {
   private readonly maxPartialBytes: number;
   private readonly hasher: StrongHasher;
   private readonly padded: Buffer;
+  /**
+   * Digests of the whole blocks of the chunk being accepted, hashed several
+   * per pass (8 with SIMD MD4, 2.2x a block at a time): blocks batchFirst,
+   * batchFirst + 1, ... batchFirst + batchCount - 1, digestBytes apart.
+   */
+  private readonly batch: Uint8Array;
+  private batchFirst = -1;
+  private batchCount = 0;
 
   constructor(state: TargetState, options: AssemblerOptions = {}) {
     this.state = state;
@@ -46,6 +57,7 @@ export class BlockAssembler {
     this.maxPartialBytes = options.maxPartialBytes ?? DEFAULT_MAX_PARTIAL_BYTES;
     this.hasher = strongHasher(state.checksums.params.strongAlgorithm);
     this.padded = Buffer.alloc(state.checksums.params.blockSize);
+    this.batch = new Uint8Array(BATCH_BLOCKS * this.hasher.digestBytes);
   }
 
   /**
@@ -65,6 +77,7 @@ export class BlockAssembler {
     // Bytes past the end of the target cannot belong to it.
     const end = Math.min(offset + data.length, length);
     let run: AssembledRun | undefined;
+    this.batchCount = 0; // digests of an earlier chunk's bytes
     const flush = (): void => {
       if (run) runs.push(run);
       run = undefined;
@@ -91,7 +104,7 @@ export class BlockAssembler {
         this.state.partial.delete(i);
         blockData = part.data.subarray(0, span.end - span.start);
       }
-      if (this.verify && !this.checks(i, blockData)) {
+      if (this.verify && !(whole && to - from === bs ? this.checksWhole(i, data, from - offset, Math.floor((end - span.start) / bs)) : this.checks(i, blockData))) {
         bad.push(new BlockChecksumError(i, span.start));
         flush();
         continue;
@@ -124,6 +137,24 @@ export class BlockAssembler {
       input = this.padded;
     }
     return this.state.checksums.strongEquals(index, this.hasher.digest(input));
+  }
+
+  /**
+   * checks() of full-size block `index`, lying whole in `data` at `at`, with
+   * `ahead` full-size blocks from it lying whole in `data` too: their digests
+   * are computed together on the first call and looked up by the calls after.
+   */
+  private checksWhole(index: number, data: Uint8Array, at: number, ahead: number): boolean {
+    const db = this.hasher.digestBytes;
+    let k = index - this.batchFirst;
+    if (k < 0 || k >= this.batchCount) {
+      const count = Math.min(ahead, BATCH_BLOCKS);
+      this.hasher.digestBlocks(data, at, this.state.checksums.params.blockSize, count, this.batch, 0);
+      this.batchFirst = index;
+      this.batchCount = count;
+      k = 0;
+    }
+    return this.state.checksums.strongEquals(index, this.batch, k * db);
   }
 
   private addPart(index: number, at: number, bytes: Uint8Array): PartialBlock {
