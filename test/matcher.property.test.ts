@@ -238,6 +238,78 @@ describe('Matcher against the brute-force reference (property)', function () {
   });
 });
 
+describe('Matcher.write(): what a match\'s data is, and how long it holds', function () {
+  this.timeout(120_000);
+
+  it('each match\'s data holds the seed\'s window for as long as it is kept, whatever the chunking and chunk type', () => {
+    fc.assert(
+      fc.property(caseArb, hashArb, fc.boolean(), (c, h, plain) => {
+        const checksums = checksumsOf(c, h);
+        const rand = prng(c.rngSeed);
+        const bs = c.blockSize;
+        const matcher = new Matcher(new BlockIndex(checksums), { bufferSize: [0, between(rand, 1, 8 * bs)][rand() % 2]! });
+        const kept: BlockMatch[] = [];
+        for (const piece of randomChunks(c.seed, rand, randomMaxChunk(rand, bs, c.seed.length))) {
+          // A chunk of its own, as a Buffer or as a plain Uint8Array that starts 3 bytes into its memory.
+          let chunk: Uint8Array = Buffer.from(piece);
+          if (plain) {
+            const memory = new Uint8Array(piece.length + 5);
+            memory.set(piece, 3);
+            chunk = memory.subarray(3, 3 + piece.length);
+          }
+          matcher.write(chunk, (m) => kept.push(m));
+        }
+        matcher.end((m) => kept.push(m));
+        expect(strip(kept)).to.deep.equal(referenceMatch(checksums, [c.seed]));
+        // Checked only now, after every later write went through the matcher's own buffers.
+        for (const m of kept) {
+          expect(Buffer.from(m.data.subarray(0, bs)).equals(windowAt(c.seed, m.seedOffset, bs)), `data of block ${m.index}`).to.equal(true);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('a chunk of at least two windows is not copied: its matches are views of it, except the last window or two, carried over', () => {
+    const bs = 256;
+    const target = makeDistinctBlocks(40, bs, 3);
+    const checksums = blockChecksumsSync(target, { blockSize: bs, seqMatches: 1, weakBytes: 4, strongBytes: 16 });
+    const matcher = new Matcher(new BlockIndex(checksums));
+    const seed = Buffer.from(target);
+    const found: BlockMatch[] = [];
+    matcher.write(seed, (m) => found.push(m));
+    matcher.end((m) => found.push(m));
+    expect(found).to.have.length(40);
+    for (const m of found) {
+      const view = m.data.buffer === seed.buffer && m.data.byteOffset === seed.byteOffset + m.seedOffset;
+      // The window at len - c needs the byte after the chunk to roll on: it is tested after the carry.
+      expect(view, `block ${m.index}`).to.equal(m.seedOffset < seed.length - bs);
+    }
+  });
+
+  it('a consumer that throws leaves the caller\'s chunk untouched, and the matcher refuses more seed until restart()', () => {
+    const bs = 16;
+    const target = makeDistinctBlocks(20, bs, 9);
+    const checksums = blockChecksumsSync(target, { blockSize: bs, seqMatches: 1, weakBytes: 4, strongBytes: 16 });
+    const matcher = new Matcher(new BlockIndex(checksums), { bufferSize: 0 });
+    matcher.write(target.subarray(0, 40), () => {});
+    const chunk = Buffer.from(target.subarray(40, 200));
+    const before = Buffer.from(chunk);
+    let n = 0;
+    expect(() => matcher.write(chunk, () => {
+      if (++n === 4) throw new Error('consumer failed');
+    })).to.throw('consumer failed');
+    expect(() => matcher.write(target.subarray(200, 205), () => {})).to.throw(/restart/);
+    expect(() => matcher.end(() => {})).to.throw(/restart/);
+    expect(chunk.equals(before), 'the chunk is as it was').to.equal(true);
+    matcher.restart();
+    const found: number[] = [];
+    matcher.write(target.subarray(14 * bs), (m) => found.push(m.index));
+    matcher.end((m) => found.push(m.index));
+    expect(found, 'blocks the failed write never reached').to.deep.equal([14, 15, 16, 17, 18, 19]);
+  });
+});
+
 describe('Matcher: strong digests computed ahead of a run of matches', () => {
   /** Feeds the seed in chunks of `chunk` bytes; returns the matches and the matcher. */
   function run(checksums: BlockChecksums, seed: Buffer, chunk: number, options: { bufferSize: number }): { matches: ReferenceMatch[]; matcher: Matcher } {
@@ -327,7 +399,8 @@ describe('Matcher: strong digests computed ahead of a run of matches', () => {
         parts.push(target.subarray(prev));
         const seedBytes = Buffer.concat(parts);
         const checksums = blockChecksumsSync(target, { blockSize: bs, seqMatches, weakBytes: 4, strongBytes: 16 });
-        const { matches } = run(checksums, seedBytes, between(rand, 1, 3 * bs), { bufferSize: between(rand, 1, 6 * bs) });
+        // Chunks up to 6 blocks: with pairs (two windows = 4 blocks) both gathered and scanned in place.
+        const { matches } = run(checksums, seedBytes, between(rand, 1, 6 * bs), { bufferSize: between(rand, 1, 6 * bs) });
         expect(matches).to.deep.equal(referenceMatch(checksums, [seedBytes]));
       }),
       { numRuns: 100 },

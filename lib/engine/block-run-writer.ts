@@ -62,8 +62,9 @@ export class BlockRunWriter {
   }
 
   /**
-   * add() of the block whose bytes are `buf[at, at + blockSize)` (a match from
-   * the matcher's own buffer, Matcher.writeTo()), copied without a view of them.
+   * add() of the block whose bytes are `buf[at, at + blockSize)` (a match
+   * handed over by Matcher.writeTo(): the caller's chunk or the matcher's own
+   * buffer), copied without a view of them.
    */
   addFrom(index: number, buf: Buffer, at: number): Promise<void> | undefined {
     return this.take(index, this.bytesOf(index, buf.length - at), buf, at);

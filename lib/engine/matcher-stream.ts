@@ -27,7 +27,9 @@ const SLAB_BYTES = 1 << 16;
  * A match's `data` is its own copy, in a slab of matched bytes (target blocks
  * found at the same window share theirs): the matcher scans each chunk where it
  * lies, and the writer may reuse its buffers once a write has called back. So
- * the matched bytes are copied once, and the unmatched ones never.
+ * the matched bytes are copied once, and of the unmatched ones only the
+ * window or two carried from each chunk to the next (chunks shorter than two
+ * windows are gathered whole).
  */
 export class MatcherStream extends Transform {
   readonly matcher: Matcher;

@@ -14,9 +14,12 @@ export interface BlockMatch {
   seedOffset: number;
   /**
    * The block's bytes, blockSize long (zero padded where the window runs past the
-   * seed's end). Target blocks found at the same window share its bytes. A view
-   * of the chunk given to write() when the window lies wholly in it (valid for
-   * as long as the caller leaves that chunk alone), else a copy: not to be modified.
+   * seed's end). Target blocks found at the same window share its bytes. Not to
+   * be modified. From write(): a view of the chunk given, when the chunk (at
+   * least two windows long, so scanned where it lies) holds the whole window,
+   * valid for as long as the caller leaves that chunk alone; else a copy. A
+   * caller that reads into one reused buffer copies what it keeps (as
+   * MatcherStream does).
    */
   data: Buffer;
 }
@@ -141,6 +144,8 @@ export class Matcher {
   /** The target block to try first at x, continuing a run of matches; -1 for none. */
   private next = -1;
   private ended = false;
+  /** Set when a consumer threw mid-scan; cleared by restart(). */
+  private failed = false;
   /** Whether this write() has handed out bytes of own[current] (then they must not be written over). */
   private ownOut = false;
   /**
@@ -201,9 +206,19 @@ export class Matcher {
    */
   writeTo(chunk: Uint8Array, sink: MatchSink): void {
     if (this.ended) throw new InvalidArgumentError('write after end of seed');
+    if (this.failed) throw new InvalidArgumentError('the matcher failed in an earlier call (a consumer threw): restart() it first');
     this.stats.seedBytes += chunk.length;
     this.ownOut = false; // what earlier calls handed out is void now
     if (this.state.complete) return; // nothing left to find: the rest of the seed is moot
+    try {
+      this.take(chunk, sink);
+    } catch (err) {
+      this.fail();
+      throw err;
+    }
+  }
+
+  private take(chunk: Uint8Array, sink: MatchSink): void {
     const c = this.context;
     if (chunk.length < 2 * c) {
       this.gather(chunk, sink);
@@ -216,13 +231,12 @@ export class Matcher {
     const chunkBase = this.base + p;
     let start = 0;
     if (this.x < p) {
-      if (this.capacity - p < c) this.compact();
-      const q = this.filled; // compact() moved the chunk's place
-      this.win.set(data.subarray(0, c), q);
-      this.filled = q + c;
-      this.scan(q, sink);
+      // Room for them: filled is at most the capacity, the buffer c + 1 longer.
+      this.win.set(data.subarray(0, c), p);
+      this.filled = p + c;
+      this.scan(p, sink);
       if (this.state.complete) return;
-      start = this.x - q; // a jump may have landed inside the chunk
+      start = this.x - p; // a jump may have landed inside the chunk
     }
     // The rest, where it lies: every window that has its byte at + c in the chunk.
     this.win = data;
@@ -232,7 +246,10 @@ export class Matcher {
     this.scan(data.length - c, sink);
     // Carry the untested windows' bytes (at most c) over to the own buffer.
     const x = this.x;
-    if (this.ownOut) this.current ^= 1;
+    if (this.ownOut) {
+      this.current ^= 1;
+      this.ownOut = false;
+    }
     this.win = this.own[this.current]!;
     data.copy(this.win, 0, x);
     this.base = chunkBase + x;
@@ -243,13 +260,32 @@ export class Matcher {
   /** end(), with the matches handed to a MatchSink. */
   endTo(sink: MatchSink): void {
     if (this.ended) return;
+    if (this.failed) throw new InvalidArgumentError('the matcher failed in an earlier call (a consumer threw): restart() it first');
     this.ended = true;
     this.ownOut = false;
     if (this.state.complete) return;
     const dataEnd = this.filled;
     this.win.fill(0, dataEnd, dataEnd + this.context + 1);
     this.filled = dataEnd + this.context;
-    this.scan(dataEnd, sink);
+    try {
+      this.scan(dataEnd, sink);
+    } catch (err) {
+      this.fail();
+      throw err;
+    }
+  }
+
+  /**
+   * A consumer threw mid-scan: the window may be left in the caller's chunk,
+   * which must never be written into. Back to an own buffer, and refusing
+   * more seed until restart(): the scan's place is lost.
+   */
+  private fail(): void {
+    this.failed = true;
+    this.win = this.own[this.current]!;
+    this.filled = 0;
+    this.x = 0;
+    this.valid = false;
   }
 
   /** Appends a short chunk to the own buffer and tests the windows that now have all their bytes. */
@@ -285,6 +321,7 @@ export class Matcher {
     this.valid = false;
     this.next = -1;
     this.ended = false;
+    this.failed = false;
     this.ownOut = false;
     this.runEnd = -1;
     this.runBlocks = 0;
@@ -293,16 +330,13 @@ export class Matcher {
     this.cachedCount[0] = this.cachedCount[1] = 0;
   }
 
-  /** Moves the untested bytes of the own buffer to its front (to the other own buffer if this call's matches point into it). */
+  /**
+   * Moves the untested bytes of the own buffer to its front. Only ever before
+   * this call has handed out any of its bytes (gather() makes room up front).
+   */
   private compact(): void {
     const x = this.x;
-    const from = this.win;
-    if (this.ownOut) {
-      this.current ^= 1;
-      this.win = this.own[this.current]!;
-      this.ownOut = false;
-    }
-    from.copy(this.win, 0, x, this.filled);
+    this.win.copy(this.win, 0, x, this.filled);
     this.base += x;
     this.filled -= x;
     this.x = 0;

@@ -59,9 +59,10 @@ const CHUNK = 1 << 20;
  * MatcherStream into LocalPatcherStream does, as one loop without streams. The
  * seed is read into reused buffers, which the matcher scans where they lie, so
  * scanning allocates nothing per MiB; each chunk's matches are copied into the
- * run writer before the next chunk is read. Through the
- * streams (through2 counters, two objectMode hops per block, a fresh buffer per
- * MiB read and per MiB matched) the 256 MiB seed took 2.2 s, the matcher alone 1.1 s.
+ * run writer before the next chunk is read. Through the streams (through2
+ * counters, two objectMode hops per block, a fresh buffer per MiB read and per
+ * MiB matched) the 256 MiB seed took twice the matcher's own time when this
+ * loop replaced them.
  */
 export async function matchSeed(path: string, index: BlockIndex, state: TargetState, output: PositionalWriter, options: MatchSeedOptions = {}): Promise<MatchSeedResult> {
   const params = index.checksums.params;
