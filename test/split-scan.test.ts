@@ -259,6 +259,30 @@ describe('seed scan over two threads', function () {
       expect(await readdir(work)).to.deep.equal(['out.bin']);
     });
 
+    it('the scan\'s worker goes on to hash the result: no second worker to wait for, OUTPUT verified', async () => {
+      const handOver = SeedScanHelper.prototype.handOver;
+      const handed: unknown[] = [];
+      SeedScanHelper.prototype.handOver = function (this: SeedScanHelper) {
+        const h = handOver.call(this);
+        handed.push(h);
+        return h;
+      };
+      try {
+        const out = join(await workDir(), 'out.bin');
+        await oldOutput(out);
+        await helperFree();
+        const result = await zsync(fs.url('/new.bin.zsync'), { output: out, parallelFrom: 0 });
+        expect(handed).to.have.length(1);
+        expect(handed[0], 'the scan worker was handed over').to.have.property('worker');
+        expect(result.verified).to.deep.equal(['SHA-1']);
+        await expectNew(out);
+        // Its thread went back to the budget with the hash.
+        await helperFree();
+      } finally {
+        SeedScanHelper.prototype.handOver = handOver;
+      }
+    });
+
     it('a hash worker that dies before the end costs a verify pass, not the sync: OUTPUT is the new file', async () => {
       const follow = PrefixHasher.prototype.follow;
       let calls = 0;

@@ -18,6 +18,7 @@ import type { FetchStats } from '../transport/range-fetcher.js';
 import { IncompleteError } from './errors.js';
 import { verifyFileHashes } from './file-digest.js';
 import { helperThreadAvailable } from '../parallel/thread-budget.js';
+import type { Worker } from 'node:worker_threads';
 import { PrefixHasher } from './prefix-hasher.js';
 import type { RangeSource } from './range-source.js';
 import { matchSeed } from './match-seed.js';
@@ -121,6 +122,15 @@ export class ControlSync extends EventEmitter {
     let early: Promise<void> | undefined;
     const parallelFrom = o.parallelFrom ?? DEFAULT_SYNC_PARALLEL_FROM;
     let helper: SeedScanHelper | undefined;
+    /** The scan's worker, handed over for hashing and not (yet) taken by a PrefixHasher. */
+    let handed: { worker: Worker; release: () => void } | undefined;
+    const unhand = async (): Promise<void> => {
+      const h = handed;
+      handed = undefined;
+      if (!h) return;
+      await h.worker.terminate();
+      h.release();
+    };
     try {
       // Started before the main thread builds its index, so that the worker's
       // start-up (imports, its own index) overlaps that and the truncate.
@@ -138,7 +148,9 @@ export class ControlSync extends EventEmitter {
       // Let go of it for the fetch (16 bytes a block): this function's
       // variables live until the sync returns.
       index = undefined;
-      // Its thread goes back to the budget before the hash worker asks for one.
+      // The scan's worker goes on to hash the result (below), or its thread
+      // goes back to the budget before a hash worker asks for one.
+      handed = helper?.handOver();
       await helper?.close();
       helper = undefined;
       // No fsync here: a torn .part costs nothing (it is only ever read back as a
@@ -151,10 +163,12 @@ export class ControlSync extends EventEmitter {
       // blocks left to write: 0.17 s off the end of a 256 MiB sync.
       early = writeBack(part);
       const fileHashes = fileHashesOf(header);
-      if (params.length >= parallelFrom && (fileHashes.sha1 ?? fileHashes.sha256) !== undefined && helperThreadAvailable()) {
-        hasher = new PrefixHasher(part, fileHashes);
+      if (params.length >= parallelFrom && (fileHashes.sha1 ?? fileHashes.sha256) !== undefined && (handed || helperThreadAvailable())) {
+        hasher = new PrefixHasher(part, fileHashes, handed);
+        handed = undefined;
         hasher.follow(state); // the seeds' writes are done: what they found from the start on is final
       }
+      await unhand();
 
       if (!state.complete) {
         const source = openSource();
@@ -182,6 +196,7 @@ export class ControlSync extends EventEmitter {
     } catch (err) {
       // Before the working file goes: once closed, the scan worker writes no more.
       await helper?.close();
+      await unhand();
       hasher?.close();
       await early;
       await handle.close().catch(() => {});

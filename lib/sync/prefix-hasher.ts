@@ -5,6 +5,7 @@ import { spawnWorker } from '../parallel/spawn-worker.js';
 import { acquireHelperThread } from '../parallel/thread-budget.js';
 import type { TargetState } from '../engine/target-state.js';
 import { FileHashMismatchError } from './errors.js';
+import type { PrefixHashReply } from './prefix-hash-handler.js';
 
 /** Worker messages are sent once the final prefix has grown by this much. */
 const STEP = 1 << 20;
@@ -28,7 +29,12 @@ export class PrefixHasher {
   private readonly result: Promise<string[]>;
   private release: (() => void) | undefined;
 
-  constructor(path: string, expected: FileHashes) {
+  /**
+   * `thread`: a worker that runs prefix-hash-handler.ts already (the seed
+   * scan's, handed over) and its thread's release; default: a worker of its
+   * own, counted against the helper-thread budget when a slot is free.
+   */
+  constructor(path: string, expected: FileHashes, thread?: { worker: Worker; release: () => void }) {
     const algorithms: string[] = [];
     if (expected.sha1 !== undefined) {
       algorithms.push('sha1');
@@ -40,16 +46,17 @@ export class PrefixHasher {
       this.names.push('SHA-256');
       this.wanted.push(expected.sha256.toLowerCase());
     }
-    this.worker = spawnWorker(import.meta.url, 'prefix-hash-worker');
+    this.worker = thread?.worker ?? spawnWorker(import.meta.url, 'prefix-hash-worker');
     // Counted against the process's helper-thread budget when a slot is free
     // (a sync asks helperThreadAvailable() first; a direct caller may not).
-    const release = acquireHelperThread();
+    const release = thread?.release ?? acquireHelperThread();
     if (release) {
       this.release = release;
       this.worker.once('exit', release);
     }
     this.result = new Promise<string[]>((resolve, reject) => {
-      this.worker.once('message', (msg: { ok: true; digests: string[] } | { ok: false; message: string }) => {
+      this.worker.on('message', (msg: PrefixHashReply | object) => {
+        if (!('ok' in msg)) return; // not ours: a handed-over worker's
         if (msg.ok) resolve(msg.digests);
         else reject(new ZsyncError('ERR_ZSYNC_HASH_WORKER', msg.message));
       });

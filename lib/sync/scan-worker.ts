@@ -10,7 +10,9 @@
  * Messages in: { init: { params, weak, strong, output } } once, then
  * { scan: { path, segments, claims, present } } per seed (claims: the
  * SegmentClaims' SharedArrayBuffer; present: the main thread's blocks found so
- * far, 1 a block), then { close: true }. Out: { progress: bytes } now and then
+ * far, 1 a block), then { close: true }; or, handed over to hashing the
+ * result (SeedScanHelper.handOver()), { done: true } and then PrefixHasher's
+ * messages (prefix-hash-handler.ts). Out: { progress: bytes } now and then
  * during a scan, then { found: Int32Array, bytesRead } (the blocks this scan
  * added to what `present` had, and the bytes of its segments read), or
  * { error: message } at any time.
@@ -24,12 +26,15 @@ import { TargetState } from '../engine/target-state.js';
 import { matchSeed, type SeedStretch } from './match-seed.js';
 import { readChunksSync, syncWriter } from './sync-io.js';
 import { SegmentClaims } from './segment-claims.js';
+import { isPrefixHashMessage, prefixHashHandler, type PrefixHashMessage } from './prefix-hash-handler.js';
 import type { SeedSegments } from './split-scan.js';
 
 type Message =
   | { init: { params: ChecksumParams; weak: Int32Array; strong: Uint8Array; output: string } }
   | { scan: { path: string; segments: SeedSegments; claims: SharedArrayBuffer; present: Uint8Array } }
-  | { close: true };
+  | { close: true }
+  | { done: true }
+  | PrefixHashMessage;
 
 /** Progress is reported every this many bytes: a message per MiB would be noise. */
 const PROGRESS_STEP = 8 << 20;
@@ -37,6 +42,7 @@ const PROGRESS_STEP = 8 << 20;
 let index: BlockIndex | undefined;
 let state: TargetState | undefined;
 let output = -1;
+let hash: ((msg: PrefixHashMessage) => void) | undefined;
 
 async function handle(msg: Message): Promise<void> {
   if ('init' in msg) {
@@ -82,6 +88,15 @@ async function handle(msg: Message): Promise<void> {
     for (let i = 0; i < present.length; i++) if (present[i] === 1 && before[i] === 0) found.push(i);
     const list = Int32Array.from(found);
     parentPort!.postMessage({ found: list, bytesRead }, [list.buffer]);
+  } else if ('done' in msg) {
+    // Scanning is over: let go of the working file and of the index.
+    if (output >= 0) closeSync(output);
+    output = -1;
+    index = undefined;
+    state = undefined;
+  } else if (isPrefixHashMessage(msg)) {
+    hash ??= prefixHashHandler((reply) => parentPort!.postMessage(reply));
+    hash(msg);
   } else {
     if (output >= 0) closeSync(output);
     output = -1;

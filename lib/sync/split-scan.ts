@@ -120,19 +120,9 @@ export class SeedScanHelper {
   private constructor(checksums: BlockChecksums, output: string, release: () => void, worker: Worker) {
     this.release = release;
     this.worker = worker;
-    this.worker.on('message', (msg: Reply) => {
-      const p = this.pending;
-      if ('progress' in msg) p?.progress(msg.progress);
-      else if ('found' in msg) {
-        this.pending = undefined;
-        p?.ok(msg);
-      } else this.fail(new ScanWorkerError(msg.error));
-    });
-    this.worker.on('error', (err: Error) => this.fail(new ScanWorkerError(err.message, err)));
-    this.worker.on('exit', (code) => {
-      this.release();
-      if (!this.closed) this.fail(new ScanWorkerError(`the scan worker exited with code ${code}`));
-    });
+    this.worker.on('message', this.onMessage);
+    this.worker.on('error', this.onError);
+    this.worker.on('exit', this.onExit);
     // Not transferred: the main thread scans with the same arrays. Sums in
     // shared memory (a parsed control file's) are shared, others copied.
     this.worker.postMessage({ init: { params: checksums.params, weak: checksums.weak, strong: checksums.strong, output } });
@@ -164,6 +154,39 @@ export class SeedScanHelper {
     await this.worker.terminate();
     this.release();
   }
+
+  /**
+   * The worker, its scans done, for PrefixHasher to hash the result with
+   * (prefix-hash-handler.ts), and its thread's release: the hash starts at
+   * once instead of after another worker's start-up (60-150 ms). The worker
+   * closes the working file and drops its index. Undefined when the worker
+   * failed, is closed or still scanning; then close() it.
+   */
+  handOver(): { worker: Worker; release: () => void } | undefined {
+    if (this.closed || this.failure || this.pending) return undefined;
+    this.closed = true;
+    this.worker.off('message', this.onMessage);
+    this.worker.off('error', this.onError);
+    this.worker.off('exit', this.onExit);
+    this.worker.postMessage({ done: true });
+    return { worker: this.worker, release: this.release };
+  }
+
+  private readonly onMessage = (msg: Reply): void => {
+    const p = this.pending;
+    if ('progress' in msg) p?.progress(msg.progress);
+    else if ('found' in msg) {
+      this.pending = undefined;
+      p?.ok(msg);
+    } else this.fail(new ScanWorkerError(msg.error));
+  };
+
+  private readonly onError = (err: Error): void => this.fail(new ScanWorkerError(err.message, err));
+
+  private readonly onExit = (code: number): void => {
+    this.release();
+    if (!this.closed) this.fail(new ScanWorkerError(`the scan worker exited with code ${code}`));
+  };
 
   private fail(err: Error): void {
     this.failure ??= err;
