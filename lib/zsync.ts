@@ -75,11 +75,17 @@ export class Zsync extends ControlSync {
     }
   }
 
-  /** A scan worker started now if a seed or output named in the options is big enough to be split. */
+  /**
+   * A scan worker started now if a seed or output named in the options is big
+   * enough to be split. It holds a helper-thread slot while the control file
+   * loads: a sync that starts meanwhile in the same process scans and hashes
+   * without a helper.
+   */
   private async prewarmScan(): Promise<WarmScanWorker | undefined> {
     const o = this.options;
     const from = o.parallelFrom ?? DEFAULT_SYNC_PARALLEL_FROM;
-    const named = [...(o.output !== undefined ? [resolve(o.directory ?? '.', o.output)] : []), ...(o.seeds ?? [])];
+    const output = o.output !== undefined ? resolve(o.directory ?? '.', o.output) : undefined;
+    const named = [...(output !== undefined ? [output, `${output}.part`] : []), ...(o.seeds ?? [])];
     const sizes = await Promise.all(named.map((path) => stat(path).then((s) => (s.isFile() ? s.size : 0), () => 0)));
     // Only a head start: a worker that cannot start now is started (or done without) later.
     try {

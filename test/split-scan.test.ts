@@ -20,6 +20,7 @@ import { matchSeed } from '../lib/sync/match-seed.js';
 import { PrefixHasher } from '../lib/sync/prefix-hasher.js';
 import { readChunksSync } from '../lib/sync/sync-io.js';
 import { matchSeedSplit, SeedScanHelper } from '../lib/sync/split-scan.js';
+import type { WorkerHandOff } from '../lib/parallel/worker-hand-off.js';
 import { zsync } from '../lib/zsync.js';
 import { startFaultServer, type FaultServer } from './support/fault-server.js';
 import { makePair, outputChecks, rejection, zsyncmake } from './support/sync-fixtures.js';
@@ -259,13 +260,26 @@ describe('seed scan over two threads', function () {
       expect(await readdir(work)).to.deep.equal(['out.bin']);
     });
 
-    it('the scan\'s worker goes on to hash the result: no second worker to wait for, OUTPUT verified', async () => {
+    it('the scan\'s worker goes on to hash the result: the hash runs in that same worker, no fallback pass, OUTPUT verified', async () => {
       const handOver = SeedScanHelper.prototype.handOver;
-      const handed: unknown[] = [];
+      const verify = PrefixHasher.prototype.verify;
+      const handed: Array<WorkerHandOff | undefined> = [];
+      const verified: Array<{ sameWorker: boolean; ok: boolean }> = [];
       SeedScanHelper.prototype.handOver = function (this: SeedScanHelper) {
         const h = handOver.call(this);
         handed.push(h);
         return h;
+      };
+      PrefixHasher.prototype.verify = async function (this: PrefixHasher, length: number) {
+        const sameWorker = (this as unknown as { worker: Worker }).worker === handed[0]?.worker;
+        try {
+          const r = await verify.call(this, length);
+          verified.push({ sameWorker, ok: true });
+          return r;
+        } catch (err) {
+          verified.push({ sameWorker, ok: false });
+          throw err;
+        }
       };
       try {
         const out = join(await workDir(), 'out.bin');
@@ -273,11 +287,57 @@ describe('seed scan over two threads', function () {
         await helperFree();
         const result = await zsync(fs.url('/new.bin.zsync'), { output: out, parallelFrom: 0 });
         expect(handed).to.have.length(1);
-        expect(handed[0], 'the scan worker was handed over').to.have.property('worker');
+        expect(handed[0], 'the scan worker was handed over').to.not.equal(undefined);
+        expect(verified, 'hashed by the handed worker, which answered').to.deep.equal([{ sameWorker: true, ok: true }]);
         expect(result.verified).to.deep.equal(['SHA-1']);
         await expectNew(out);
         // Its thread went back to the budget with the hash.
         await helperFree();
+      } finally {
+        SeedScanHelper.prototype.handOver = handOver;
+        PrefixHasher.prototype.verify = verify;
+      }
+    });
+
+    it('a scan worker that dies right after it is handed over costs a verify pass, not a hang: OUTPUT is the new file', async () => {
+      // A stand-in scan worker: it claims no segment (the main thread scans them all), then exits when told the scan is done.
+      SeedScanHelper.spawn = () => new Worker(`
+        const { parentPort } = require('node:worker_threads');
+        parentPort.on('message', (m) => {
+          if (m.scan) parentPort.postMessage({ found: new Int32Array(0), bytesRead: 0 });
+          if (m.done) process.exit(0);
+        });`, { eval: true });
+      const out = join(await workDir(), 'out.bin');
+      await oldOutput(out);
+      await helperFree();
+      const result = await zsync(fs.url('/new.bin.zsync'), { output: out, parallelFrom: 0 });
+      expect(result.verified).to.deep.equal(['SHA-1']);
+      await expectNew(out);
+      await helperFree();
+    });
+
+    it('a scan worker handed over when the target is too small for a hash worker is stopped, and its thread is free at once', async () => {
+      // The seed (old and new data together) is split; the target, shorter than parallelFrom, is hashed on the main thread.
+      const work = await workDir();
+      const out = join(work, 'out.bin');
+      const seed = join(work, 'seed.bin');
+      await writeFile(seed, Buffer.concat([pair.oldData, pair.newData]));
+      await helperFree();
+      let handedOver = 0;
+      const handOver = SeedScanHelper.prototype.handOver;
+      SeedScanHelper.prototype.handOver = function (this: SeedScanHelper) {
+        const h = handOver.call(this);
+        if (h) handedOver++;
+        return h;
+      };
+      try {
+        const result = await zsync(fs.url('/new.bin.zsync'), { output: out, seeds: [seed], parallelFrom: pair.newData.length + 1 });
+        expect(handedOver).to.equal(1);
+        expect(result.verified).to.deep.equal(['SHA-1']);
+        const release = acquireHelperThread();
+        expect(release, 'the slot is free when the sync returns').to.not.equal(undefined);
+        release!();
+        await expectNew(out);
       } finally {
         SeedScanHelper.prototype.handOver = handOver;
       }

@@ -148,7 +148,10 @@ export class BlockAssembler {
     const db = this.hasher.digestBytes;
     let k = index - this.batchFirst;
     if (k < 0 || k >= this.batchCount) {
-      const count = Math.min(ahead, BATCH_BLOCKS);
+      // Up to the next block that needs no digest here (present already, or arriving in parts).
+      const limit = Math.min(ahead, BATCH_BLOCKS);
+      let count = 1;
+      while (count < limit && !this.state.has(index + count) && !this.state.partial.has(index + count)) count++;
       this.hasher.digestBlocks(data, at, this.state.checksums.params.blockSize, count, this.batch, 0);
       this.batchFirst = index;
       this.batchCount = count;

@@ -18,7 +18,7 @@ import type { FetchStats } from '../transport/range-fetcher.js';
 import { IncompleteError } from './errors.js';
 import { verifyFileHashes } from './file-digest.js';
 import { helperThreadAvailable } from '../parallel/thread-budget.js';
-import type { Worker } from 'node:worker_threads';
+import type { WorkerHandOff } from '../parallel/worker-hand-off.js';
 import { PrefixHasher } from './prefix-hasher.js';
 import type { RangeSource } from './range-source.js';
 import { matchSeed } from './match-seed.js';
@@ -123,13 +123,11 @@ export class ControlSync extends EventEmitter {
     const parallelFrom = o.parallelFrom ?? DEFAULT_SYNC_PARALLEL_FROM;
     let helper: SeedScanHelper | undefined;
     /** The scan's worker, handed over for hashing and not (yet) taken by a PrefixHasher. */
-    let handed: { worker: Worker; release: () => void } | undefined;
+    let handed: WorkerHandOff | undefined;
     const unhand = async (): Promise<void> => {
       const h = handed;
       handed = undefined;
-      if (!h) return;
-      await h.worker.terminate();
-      h.release();
+      await h?.discard();
     };
     try {
       // Started before the main thread builds its index, so that the worker's
@@ -260,7 +258,9 @@ export class ControlSync extends EventEmitter {
     // Synchronous writes, as the scan's: the fetch is bound by the main
     // thread's CPU, and an asynchronous write of one run (a few KiB into the
     // page cache) cost 80-100 us of it in thread-pool hand-offs, a synchronous
-    // one 12 (1310 runs at 256 MiB, over 5000 at 1 GiB).
+    // one 12 (1310 runs at 256 MiB, over 5000 at 1 GiB). The price, as in the
+    // scan: a disk that stalls holds the event loop, and an abort, until it
+    // answers.
     const writer = syncWriter(out.fd);
     let bad: Error | undefined;
     const missing = state.missingRanges();

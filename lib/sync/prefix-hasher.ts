@@ -6,6 +6,7 @@ import { acquireHelperThread } from '../parallel/thread-budget.js';
 import type { TargetState } from '../engine/target-state.js';
 import { FileHashMismatchError } from './errors.js';
 import type { PrefixHashReply } from './prefix-hash-handler.js';
+import type { WorkerHandOff } from '../parallel/worker-hand-off.js';
 
 /** Worker messages are sent once the final prefix has grown by this much. */
 const STEP = 1 << 20;
@@ -31,10 +32,10 @@ export class PrefixHasher {
 
   /**
    * `thread`: a worker that runs prefix-hash-handler.ts already (the seed
-   * scan's, handed over) and its thread's release; default: a worker of its
+   * scan's, handed over, with its thread's slot); default: a worker of its
    * own, counted against the helper-thread budget when a slot is free.
    */
-  constructor(path: string, expected: FileHashes, thread?: { worker: Worker; release: () => void }) {
+  constructor(path: string, expected: FileHashes, thread?: WorkerHandOff) {
     const algorithms: string[] = [];
     if (expected.sha1 !== undefined) {
       algorithms.push('sha1');
@@ -46,6 +47,8 @@ export class PrefixHasher {
       this.names.push('SHA-256');
       this.wanted.push(expected.sha256.toLowerCase());
     }
+    // A handed-over worker that failed on its way here is of no use: verify() says so, and the caller hashes itself.
+    const lost = thread?.take();
     this.worker = thread?.worker ?? spawnWorker(import.meta.url, 'prefix-hash-worker');
     // Counted against the process's helper-thread budget when a slot is free
     // (a sync asks helperThreadAvailable() first; a direct caller may not).
@@ -55,12 +58,14 @@ export class PrefixHasher {
       this.worker.once('exit', release);
     }
     this.result = new Promise<string[]>((resolve, reject) => {
+      if (lost) reject(new ZsyncError('ERR_ZSYNC_HASH_WORKER', `hash worker lost before it started: ${lost.message}`));
       this.worker.on('message', (msg: PrefixHashReply | object) => {
         if (!('ok' in msg)) return; // not ours: a handed-over worker's
         if (msg.ok) resolve(msg.digests);
         else reject(new ZsyncError('ERR_ZSYNC_HASH_WORKER', msg.message));
       });
-      this.worker.once('error', reject);
+      // Typed, so that the caller falls back to hashing on its own.
+      this.worker.on('error', (err: Error) => reject(new ZsyncError('ERR_ZSYNC_HASH_WORKER', `hash worker failed: ${err.message}`)));
       this.worker.once('exit', (code) => reject(new ZsyncError('ERR_ZSYNC_HASH_WORKER', `hash worker exited with ${code}`)));
     });
     // Awaited by verify(); a failure before then must not count as unhandled.

@@ -7,6 +7,7 @@ import type { TargetState } from '../engine/target-state.js';
 import { AbortedError } from '../errors.js';
 import { acquireHelperThread } from '../parallel/thread-budget.js';
 import { spawnWorker } from '../parallel/spawn-worker.js';
+import { WorkerHandOff } from '../parallel/worker-hand-off.js';
 import { ScanWorkerError } from './errors.js';
 import { readChunksSync } from './sync-io.js';
 import { SegmentClaims } from './segment-claims.js';
@@ -106,7 +107,15 @@ export class SeedScanHelper {
    */
   static start(checksums: BlockChecksums, output: string, warm?: WarmScanWorker): SeedScanHelper | undefined {
     const taken = warm?.take();
-    if (taken) return new SeedScanHelper(checksums, output, taken.release, taken.worker);
+    if (taken) {
+      try {
+        return new SeedScanHelper(checksums, output, taken.release, taken.worker);
+      } catch (err) {
+        void taken.worker.terminate();
+        taken.release();
+        throw err;
+      }
+    }
     const release = acquireHelperThread();
     if (!release) return undefined;
     try {
@@ -162,14 +171,16 @@ export class SeedScanHelper {
    * closes the working file and drops its index. Undefined when the worker
    * failed, is closed or still scanning; then close() it.
    */
-  handOver(): { worker: Worker; release: () => void } | undefined {
+  handOver(): WorkerHandOff | undefined {
     if (this.closed || this.failure || this.pending) return undefined;
     this.closed = true;
+    // Watched by the hand-off before these go: no moment without listeners.
+    const handOff = new WorkerHandOff(this.worker, this.release);
     this.worker.off('message', this.onMessage);
     this.worker.off('error', this.onError);
     this.worker.off('exit', this.onExit);
     this.worker.postMessage({ done: true });
-    return { worker: this.worker, release: this.release };
+    return handOff;
   }
 
   private readonly onMessage = (msg: Reply): void => {
