@@ -69,17 +69,16 @@ export class Body {
     return this;
   }
   get(local: number): this {
-    this.bytes.push(Op.LocalGet);
-    uleb(local, this.bytes);
-    return this;
+    return this.local(Op.LocalGet, local);
   }
   set(local: number): this {
-    this.bytes.push(Op.LocalSet);
-    uleb(local, this.bytes);
-    return this;
+    return this.local(Op.LocalSet, local);
   }
   tee(local: number): this {
-    this.bytes.push(Op.LocalTee);
+    return this.local(Op.LocalTee, local);
+  }
+  private local(op: typeof Op.LocalGet | typeof Op.LocalSet | typeof Op.LocalTee, local: number): this {
+    this.bytes.push(op);
     uleb(local, this.bytes);
     return this;
   }
