@@ -7,7 +7,8 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { loadControlFile } from './sync/control-source.js';
 import { ControlSync, DEFAULT_SYNC_PARALLEL_FROM, type ControlSyncOptions, type ZsyncResult } from './sync/control-sync.js';
-import { SeedScanHelper, type WarmScanWorker } from './sync/split-scan.js';
+import type { WorkerHandOff } from './parallel/worker-hand-off.js';
+import { SeedScanHelper } from './sync/split-scan.js';
 import { lockOutput } from './sync/output-lock.js';
 import { defaultOutputName } from './sync/output-name.js';
 import { rangeSourceFor, type RangeSource } from './sync/range-source.js';
@@ -46,7 +47,7 @@ export class Zsync extends ControlSync {
     }
   }
 
-  private async load(t0: number, warming: Promise<WarmScanWorker | undefined>): Promise<ZsyncResult> {
+  private async load(t0: number, warming: Promise<WorkerHandOff | undefined>): Promise<ZsyncResult> {
     const o = this.options;
     const client = new HttpClient(httpClientOptions(o));
     this.progress({ phase: 'control', done: 0, total: 0 });
@@ -81,7 +82,7 @@ export class Zsync extends ControlSync {
    * loads: a sync that starts meanwhile in the same process scans and hashes
    * without a helper.
    */
-  private async prewarmScan(): Promise<WarmScanWorker | undefined> {
+  private async prewarmScan(): Promise<WorkerHandOff | undefined> {
     const o = this.options;
     const from = o.parallelFrom ?? DEFAULT_SYNC_PARALLEL_FROM;
     const output = o.output !== undefined ? resolve(o.directory ?? '.', o.output) : undefined;

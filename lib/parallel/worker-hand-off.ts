@@ -1,10 +1,11 @@
 import type { Worker } from 'node:worker_threads';
 
 /**
- * A worker thread on its way from one owner to the next (the seed scan's
- * worker to PrefixHasher), watched in between: an exit or error while nobody
- * else listens would otherwise go unheard (a hash awaited for good) or, for an
- * error, become an uncaught exception. The thread's budget slot travels with it.
+ * A worker thread between two owners, watched meanwhile: a scan worker started
+ * ahead of its sums, until the seed scan takes it over; the seed scan's worker,
+ * until PrefixHasher hashes with it. An exit or error while nobody else listens
+ * would otherwise go unheard (an answer awaited for good) or, for an error,
+ * become an uncaught exception. The thread's budget slot travels with it.
  */
 export class WorkerHandOff {
   private failure: Error | undefined;
@@ -22,16 +23,22 @@ export class WorkerHandOff {
     worker.on('error', this.onError);
   }
 
+  /** False once the worker has failed, or been taken or discarded. */
+  get alive(): boolean {
+    return this.open && this.failure === undefined;
+  }
+
   /**
    * For the next owner, once: stops watching, after which the owner listens
-   * itself. Returns what went wrong in between, if anything (the worker is
-   * then of no use).
+   * itself. Returns what went wrong in between, if anything: the worker is
+   * then of no use, and its slot is free for another.
    */
   take(): Error | undefined {
-    if (!this.open) throw new Error('a worker hand-off is taken once');
+    if (!this.open) return new Error('the worker was handed over already');
     this.open = false;
     this.worker.off('exit', this.onExit);
     // 'error' stays watched (a no-op by now): an error event with no listener is an uncaught exception.
+    if (this.failure) this.release();
     return this.failure;
   }
 

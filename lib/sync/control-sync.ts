@@ -22,7 +22,7 @@ import type { WorkerHandOff } from '../parallel/worker-hand-off.js';
 import { PrefixHasher } from './prefix-hasher.js';
 import type { RangeSource } from './range-source.js';
 import { matchSeed } from './match-seed.js';
-import { matchSeedSplit, SeedScanHelper, splittable, type WarmScanWorker } from './split-scan.js';
+import { matchSeedSplit, SeedScanHelper, splittable } from './split-scan.js';
 import { syncWriter } from './sync-io.js';
 
 export interface ControlSyncOptions {
@@ -84,7 +84,7 @@ export interface ZsyncResult {
 /** Emits 'progress' events while `syncTo()` works. */
 export class ControlSync extends EventEmitter {
   /** A scan worker started while the control file loaded (Zsync.run()), for the seed scan to take over. */
-  protected warmScan: WarmScanWorker | undefined;
+  protected warmScan: WorkerHandOff | undefined;
 
   constructor(private readonly syncOptions: ControlSyncOptions) {
     super();
@@ -122,13 +122,8 @@ export class ControlSync extends EventEmitter {
     let early: Promise<void> | undefined;
     const parallelFrom = o.parallelFrom ?? DEFAULT_SYNC_PARALLEL_FROM;
     let helper: SeedScanHelper | undefined;
-    /** The scan's worker, handed over for hashing and not (yet) taken by a PrefixHasher. */
+    /** The scan's worker, handed over for hashing (discard() stops it unless a PrefixHasher took it). */
     let handed: WorkerHandOff | undefined;
-    const unhand = async (): Promise<void> => {
-      const h = handed;
-      handed = undefined;
-      await h?.discard();
-    };
     try {
       // Started before the main thread builds its index, so that the worker's
       // start-up (imports, its own index) overlaps that and the truncate.
@@ -163,10 +158,9 @@ export class ControlSync extends EventEmitter {
       const fileHashes = fileHashesOf(header);
       if (params.length >= parallelFrom && (fileHashes.sha1 ?? fileHashes.sha256) !== undefined && (handed || helperThreadAvailable())) {
         hasher = new PrefixHasher(part, fileHashes, handed);
-        handed = undefined;
         hasher.follow(state); // the seeds' writes are done: what they found from the start on is final
       }
-      await unhand();
+      await handed?.discard();
 
       if (!state.complete) {
         const source = openSource();
@@ -194,7 +188,7 @@ export class ControlSync extends EventEmitter {
     } catch (err) {
       // Before the working file goes: once closed, the scan worker writes no more.
       await helper?.close();
-      await unhand();
+      await handed?.discard();
       hasher?.close();
       await early;
       await handle.close().catch(() => {});

@@ -88,11 +88,11 @@ export class SeedScanHelper {
    * core and two or three times that beside a busy main thread, and the scan
    * splits its work evenly only from when the worker is ready.
    */
-  static prewarm(): WarmScanWorker | undefined {
+  static prewarm(): WorkerHandOff | undefined {
     const release = acquireHelperThread();
     if (!release) return undefined;
     try {
-      return new WarmScanWorker(SeedScanHelper.spawn(), release);
+      return new WorkerHandOff(SeedScanHelper.spawn(), release);
     } catch (err) {
       release();
       throw err;
@@ -102,17 +102,17 @@ export class SeedScanHelper {
   /**
    * A helper for a sync whose working file is `output`, or undefined when the
    * process has no helper thread to spare. Takes over `warm`'s worker when it
-   * is alive, else starts one at once, so that its start-up overlaps the main
-   * thread's own preparations.
+   * is alive, else starts one at once (a warm one that died meanwhile is not
+   * handed over: its helper would wait for replies for good), so that its
+   * start-up overlaps the main thread's own preparations.
    */
-  static start(checksums: BlockChecksums, output: string, warm?: WarmScanWorker): SeedScanHelper | undefined {
-    const taken = warm?.take();
-    if (taken) {
+  static start(checksums: BlockChecksums, output: string, warm?: WorkerHandOff): SeedScanHelper | undefined {
+    if (warm && warm.take() === undefined) {
       try {
-        return new SeedScanHelper(checksums, output, taken.release, taken.worker);
+        return new SeedScanHelper(checksums, output, warm.release, warm.worker);
       } catch (err) {
-        void taken.worker.terminate();
-        taken.release();
+        void warm.worker.terminate();
+        warm.release();
         throw err;
       }
     }
@@ -204,47 +204,6 @@ export class SeedScanHelper {
     const p = this.pending;
     this.pending = undefined;
     p?.fail(this.failure);
-  }
-}
-
-/** A scan worker started ahead of its sums (SeedScanHelper.prewarm()), until a helper takes it over or it is discarded. */
-export class WarmScanWorker {
-  private state: 'warm' | 'taken' | 'gone' = 'warm';
-  private readonly onGone = (): void => {
-    if (this.state !== 'warm') return;
-    // Its thread is done for: the slot is free for the worker start() spawns instead.
-    this.state = 'gone';
-    this.release();
-  };
-
-  constructor(private readonly worker: Worker, private readonly release: () => void) {
-    // A worker that fails or exits while it waits is not handed over (its
-    // helper would wait for replies for good): start() then starts another.
-    worker.once('error', this.onGone);
-    worker.once('exit', this.onGone);
-  }
-
-  /** False once the worker has exited or failed, been taken over or discarded. */
-  get alive(): boolean {
-    return this.state === 'warm';
-  }
-
-  /** The worker and its thread's release, once, if it is still alive. */
-  take(): { worker: Worker; release: () => void } | undefined {
-    if (this.state !== 'warm') return undefined;
-    this.state = 'taken';
-    this.worker.off('error', this.onGone);
-    this.worker.off('exit', this.onGone);
-    return { worker: this.worker, release: this.release };
-  }
-
-  /** Stops the worker and gives its thread back, unless a helper took it over. */
-  async discard(): Promise<void> {
-    if (this.state === 'taken') return;
-    // onGone stays on 'error' (a no-op now): an error while it stops must not go unheard.
-    this.state = 'taken';
-    await this.worker.terminate();
-    this.release();
   }
 }
 
