@@ -118,8 +118,8 @@ switch (command) {
         }
       }),
     );
-    const { seedBytes, filterHits, strongChecks, blocksFound } = matcher.stats;
-    finish({ wallS, cpuS, indexS, bytes: seedBytes, blocks: blocksFound, blockCount: sums.blockCount, matches, matchedBytes, filterHits, strongChecks });
+    const { seedBytes, filterPasses, filterHits, strongChecks, blocksFound } = matcher.stats;
+    finish({ wallS, cpuS, indexS, bytes: seedBytes, blocks: blocksFound, blockCount: sums.blockCount, matches, matchedBytes, filterPasses, filterHits, strongChecks });
     break;
   }
   case 'baseline':

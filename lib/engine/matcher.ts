@@ -2,7 +2,7 @@ import { rsumBlock, weakMask } from '../checksums/rsum.js';
 import { strongHasher, type StrongHasher } from '../checksums/strong.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { BlockChecksums } from './block-checksums.js';
-import { K0, K1, lookupKey, type BlockIndex, type BucketLookup } from './block-index.js';
+import { K0, K1, K2, lookupKey, type BlockIndex, type BucketLookup } from './block-index.js';
 import { log2Exact } from './params.js';
 import { TargetState } from './target-state.js';
 
@@ -364,8 +364,8 @@ export class Matcher {
       if (jump === 0) {
         // Roll on to the next window whose key passes the filter: the hot loop.
         x = pairs
-          ? rollPairs(buf, x, limit, bs, shift, mask, lookup.filter, lookup.filterShift, sums)
-          : rollSingle(buf, x, limit, bs, shift, mask, lookup.filter, lookup.filterShift, sums);
+          ? rollPairs(buf, x, limit, bs, shift, mask, lookup.filter, lookup.filterShift, lookup.confirm, lookup.confirmShift, sums)
+          : rollSingle(buf, x, limit, bs, shift, mask, lookup.filter, lookup.filterShift, lookup.confirm, lookup.confirmShift, sums);
         if (x >= limit) break;
         this.stats.filterPasses++;
         const w0 = ((sums[0]! << 16) | sums[1]!) & mask;
@@ -532,14 +532,19 @@ function roll(buf: Buffer, x: number, bs: number, shift: number, pairs: boolean,
 // every byte. Kept as small free functions, one per seqMatches, so the
 // JIT sees monomorphic, allocation-free code. They inline lookupKey.
 
-function rollSingle(buf: Buffer, x: number, limit: number, bs: number, shift: number, mask: number, filter: Int32Array, filterShift: number, sums: Int32Array): number {
+function rollSingle(buf: Buffer, x: number, limit: number, bs: number, shift: number, mask: number, filter: Int32Array, filterShift: number, confirm: Int32Array, confirmShift: number, sums: Int32Array): number {
   const k0 = K0; // locals: module bindings are not free in a loop run per byte
+  const k2 = K2;
   let a0 = sums[0]!;
   let b0 = sums[1]!;
   for (; x < limit; x++) {
     const key = Math.imul(((a0 << 16) | b0) & mask, k0);
     const m = (1 << ((key >>> 11) & 31)) | (1 << ((key >>> 6) & 31)); // filterMask(key)
-    if ((filter[key >>> filterShift]! & m) === m) break;
+    if ((filter[key >>> filterShift]! & m) === m) {
+      const c = Math.imul(key, k2); // confirmKey(key)
+      const n = (1 << ((c >>> 11) & 31)) | (1 << ((c >>> 6) & 31));
+      if ((confirm[c >>> confirmShift]! & n) === n) break;
+    }
     const oc = buf[x]!;
     a0 = (a0 + buf[x + bs]! - oc) & 0xffff;
     b0 = (b0 + a0 - (oc << shift)) & 0xffff;
@@ -549,9 +554,10 @@ function rollSingle(buf: Buffer, x: number, limit: number, bs: number, shift: nu
   return x;
 }
 
-function rollPairs(buf: Buffer, x: number, limit: number, bs: number, shift: number, mask: number, filter: Int32Array, filterShift: number, sums: Int32Array): number {
+function rollPairs(buf: Buffer, x: number, limit: number, bs: number, shift: number, mask: number, filter: Int32Array, filterShift: number, confirm: Int32Array, confirmShift: number, sums: Int32Array): number {
   const k0 = K0;
   const k1 = K1;
+  const k2 = K2;
   let a0 = sums[0]!;
   let b0 = sums[1]!;
   let a1 = sums[2]!;
@@ -559,7 +565,11 @@ function rollPairs(buf: Buffer, x: number, limit: number, bs: number, shift: num
   for (; x < limit; x++) {
     const key = Math.imul(((a0 << 16) | b0) & mask, k0) ^ Math.imul(((a1 << 16) | b1) & mask, k1);
     const m = (1 << ((key >>> 11) & 31)) | (1 << ((key >>> 6) & 31)); // filterMask(key)
-    if ((filter[key >>> filterShift]! & m) === m) break;
+    if ((filter[key >>> filterShift]! & m) === m) {
+      const c = Math.imul(key, k2); // confirmKey(key)
+      const n = (1 << ((c >>> 11) & 31)) | (1 << ((c >>> 6) & 31));
+      if ((confirm[c >>> confirmShift]! & n) === n) break;
+    }
     const oc = buf[x]!;
     const nc = buf[x + bs]!;
     a0 = (a0 + nc - oc) & 0xffff;
