@@ -3,7 +3,7 @@
  * The zsync-streams command line. Each command lives in lib/commands/<name>.ts
  * and exports `run(argv)`, resolving to the process exit code.
  */
-import { readFileSync } from 'node:fs';
+import { packageVersion } from './module-root.js';
 import { printable, ZsyncError } from './errors.js';
 
 interface Command {
@@ -41,8 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-V') {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-    process.stdout.write(`zsync-streams ${pkg.version}\n`);
+    process.stdout.write(`zsync-streams ${packageVersion()}\n`);
     return 0;
   }
   const load = COMMANDS[name];

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { packageVersion } from '../module-root.js';
 import { connect } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import type { SingleBar } from 'cli-progress';
@@ -174,9 +174,6 @@ async function syncOverTcp(source: string, options: ZsyncOptions, follow: boolea
   }
 }
 
-function packageVersion(): string {
-  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
 
 /** Any `scheme://user:pass@` left in a message (from a cause we did not word) is redacted. */
 function redact(text: string): string {

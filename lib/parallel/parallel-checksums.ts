@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { STRONG_DIGEST_BYTES, type StrongAlgorithm } from '../checksums/strong.js';
 import { ZsyncError } from '../errors.js';
 import type { ChecksumSummary } from '../engine/checksummer.js';
+import { MODULE_ROOT } from '../module-root.js';
 import { spawnWorker } from './spawn-worker.js';
 import { runChecksumJob, type ChecksumJob, type ChecksumJobResult } from './checksum-worker.js';
 
@@ -64,7 +65,7 @@ export async function parallelChecksums(path: string, options: ParallelChecksumO
 }
 
 function runInWorker(job: ChecksumJob): Promise<ChecksumJobResult> {
-  const worker = spawnWorker(import.meta.url, 'checksum-worker');
+  const worker = spawnWorker(MODULE_ROOT, 'parallel/checksum-worker');
   return new Promise<ChecksumJobResult>((resolve, reject) => {
     worker.once('message', (msg: { ok: true; result: ChecksumJobResult } | { ok: false; message: string }) => {
       if (msg.ok) resolve(msg.result);

@@ -1,8 +1,9 @@
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 
 /**
- * Starts the worker module `name` (without extension) that sits beside the
- * module at `from` (its import.meta.url). Built, that is a .js file; under tsx
+ * Starts the worker module `name` (a path without extension, relative to the
+ * module at `from`: MODULE_ROOT for the package's own workers, which holds in
+ * the CLI's bundle too). Built, that is a .js file; under tsx
  * (the tests) the sources are .ts files, and a worker does not inherit tsx:
  * it is registered in the worker first. `options`: resourceLimits, workerData.
  */

@@ -1,6 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { FileHashes } from '../engine/block-checksums.js';
 import { ZsyncError } from '../errors.js';
+import { MODULE_ROOT } from '../module-root.js';
 import { spawnWorker } from '../parallel/spawn-worker.js';
 import { acquireHelperThread } from '../parallel/thread-budget.js';
 import type { TargetState } from '../engine/target-state.js';
@@ -49,7 +50,7 @@ export class PrefixHasher {
     }
     // A handed-over worker that failed on its way here is of no use: verify() says so, and the caller hashes itself.
     const lost = thread?.take();
-    this.worker = thread?.worker ?? spawnWorker(import.meta.url, 'prefix-hash-worker');
+    this.worker = thread?.worker ?? spawnWorker(MODULE_ROOT, 'sync/prefix-hash-worker');
     // Counted against the process's helper-thread budget when a slot is free
     // (a sync asks helperThreadAvailable() first; a direct caller may not).
     const release = thread?.release ?? acquireHelperThread();

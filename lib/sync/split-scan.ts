@@ -6,6 +6,7 @@ import type { PositionalWriter } from '../engine/positional.js';
 import type { TargetState } from '../engine/target-state.js';
 import { AbortedError } from '../errors.js';
 import { acquireHelperThread } from '../parallel/thread-budget.js';
+import { MODULE_ROOT } from '../module-root.js';
 import { spawnWorker } from '../parallel/spawn-worker.js';
 import { WorkerHandOff } from '../parallel/worker-hand-off.js';
 import { ScanWorkerError } from './errors.js';
@@ -72,7 +73,7 @@ export interface MatchSeedSplitOptions extends MatchSeedOptions {
  */
 export class SeedScanHelper {
   /** Starts the worker; replaced by tests to make one fail. */
-  static spawn: () => Worker = () => spawnWorker(import.meta.url, 'scan-worker', { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
+  static spawn: () => Worker = () => spawnWorker(MODULE_ROOT, 'sync/scan-worker', { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
 
   private readonly worker: Worker;
   private readonly release: () => void;
