@@ -66,4 +66,90 @@ describe('BlockRunWriter', () => {
     // The last block needs only its 5 bytes.
     expect(writer.addFrom(10, Buffer.alloc(9), 4)).to.equal(undefined);
   });
+
+  describe('direct (runs written from the caller\'s buffer, with writeSync)', () => {
+    /** A writer with writeSync that records each write, into a file of `length` 0xee bytes. */
+    const recording = (): { file: Buffer; writes: Array<[number, number]>; writer: { write: () => Promise<void>; writeSync: (b: Uint8Array, o: number, n: number, p: number) => number } } => {
+      const file = Buffer.alloc(length, 0xee);
+      const writes: Array<[number, number]> = [];
+      return {
+        file,
+        writes,
+        writer: {
+          write: () => Promise.reject(new Error('direct mode must not write asynchronously')),
+          writeSync: (b, o, n, p) => {
+            // Short writes, as a kernel may make them: writeFullySync goes on.
+            const k = Math.min(n, 7);
+            file.set(b.subarray(o, o + k), p);
+            writes.push([p, k]);
+            return k;
+          },
+        },
+      };
+    };
+
+    it('writes consecutive blocks lying one after another in one buffer as one run, at release(), copying nothing', () => {
+      const { file, writes, writer: out } = recording();
+      const writer = new BlockRunWriter(out, { blockSize: bs, length }, undefined, { direct: true });
+      expect(writer.direct).to.equal(true);
+      // Blocks 2, 3, 4 one after another in `chunk`; then 7 from elsewhere in it.
+      const chunk = Buffer.alloc(8 * bs, 0x55);
+      for (const [i, at] of [[2, 3], [3, 3 + bs], [4, 3 + 2 * bs], [7, 5 * bs]] as const) {
+        blockOf(i).copy(chunk, at);
+        expect(writer.addFrom(i, chunk, at)).to.equal(undefined);
+      }
+      // Block 7 broke the run 2-4, which was written then; 7 waits for release().
+      expect(writes.reduce((n, [, k]) => n + k, 0)).to.equal(3 * bs);
+      expect(writes.every(([p]) => p >= 2 * bs && p < 5 * bs)).to.equal(true);
+      writer.release();
+      chunk.fill(0x66); // the caller reuses its buffer: what was written stays
+      for (let i = 0; i < 11; i++) {
+        const start = i * bs;
+        const end = Math.min(length, start + bs);
+        const want = [2, 3, 4, 7].includes(i) ? target.subarray(start, end) : Buffer.alloc(end - start, 0xee);
+        expect(file.subarray(start, end).equals(want), `block ${i}`).to.equal(true);
+      }
+      expect(writer.bytesWritten).to.equal(4 * bs);
+    });
+
+    it('does not join blocks that are consecutive in the target but not in the buffer, or in two buffers', async () => {
+      const { file, writes, writer: out } = recording();
+      const writer = new BlockRunWriter(out, { blockSize: bs, length }, undefined, { direct: true });
+      const a = Buffer.alloc(3 * bs);
+      const b = Buffer.alloc(3 * bs);
+      blockOf(0).copy(a, 0);
+      blockOf(1).copy(a, 2 * bs); // a gap of a block between 0 and 1 in `a`
+      blockOf(2).copy(b, 0); // 2 follows 1 in the target, but in another buffer
+      blockOf(10).copy(b, bs); // the last block: 5 bytes
+      writer.addFrom(0, a, 0);
+      writer.addFrom(1, a, 2 * bs);
+      writer.addFrom(2, b, 0);
+      writer.addFrom(10, b, bs);
+      await writer.end();
+      const starts = new Set(writes.map(([p]) => Math.floor(p / bs)));
+      expect([...starts]).to.deep.equal([0, 1, 2, 10]);
+      expect(file.subarray(0, 3 * bs).equals(target.subarray(0, 3 * bs))).to.equal(true);
+      expect(file.subarray(10 * bs).equals(target.subarray(10 * bs))).to.equal(true);
+      expect(writer.bytesWritten).to.equal(3 * bs + 5);
+    });
+
+    it('writes what add() is given before it returns, and copies into slabs when the writer has no writeSync', async () => {
+      const { file, writer: out } = recording();
+      const writer = new BlockRunWriter(out, { blockSize: bs, length }, undefined, { direct: true });
+      const view = new Uint8Array(blockOf(5));
+      expect(writer.add(5, view)).to.equal(undefined);
+      view.fill(0x77);
+      expect(file.subarray(5 * bs, 6 * bs).equals(target.subarray(5 * bs, 6 * bs))).to.equal(true);
+
+      const plain = new MemoryFile(Buffer.alloc(length, 0xee));
+      const asyncOnly = { write: (b: Uint8Array, o: number, n: number, p: number) => plain.write(b, o, n, p) };
+      const copying = new BlockRunWriter(asyncOnly, { blockSize: bs, length }, undefined, { direct: true });
+      expect(copying.direct).to.equal(false);
+      const buf = Buffer.from(blockOf(6));
+      copying.addFrom(6, buf, 0);
+      buf.fill(0x66);
+      await copying.end();
+      expect(Buffer.from(plain.toBuffer()).subarray(6 * bs, 7 * bs).equals(target.subarray(6 * bs, 7 * bs))).to.equal(true);
+    });
+  });
 });

@@ -7,6 +7,11 @@ import { ZsyncError } from '../errors.js';
  */
 export interface PositionalWriter {
   write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number } | void>;
+  /**
+   * The same write, done before it returns, for a writer that has one (the
+   * sync's syncWriter): returns the bytes written. Optional.
+   */
+  writeSync?(buffer: Uint8Array, offset: number, length: number, position: number): number;
 }
 
 /** Where BlockReader reads: the shape of `fs.promises.FileHandle.read(buffer, offset, length, position)`. */
@@ -23,6 +28,16 @@ export async function writeFully(writer: PositionalWriter, data: Uint8Array, pos
     // Writers that do not report a count (plain async functions) wrote it all.
     done += typeof n === 'number' ? n : data.length - done;
     if (n === 0) throw new ZsyncError('ERR_ZSYNC_WRITE_STALLED', `write at ${position + done} made no progress`);
+  }
+}
+
+/** writeFully() through the writer's writeSync(): all of `data[offset, offset + length)` at `position`, before it returns. */
+export function writeFullySync(writeSync: NonNullable<PositionalWriter['writeSync']>, data: Uint8Array, offset: number, length: number, position: number): void {
+  let done = 0;
+  while (done < length) {
+    const n = writeSync(data, offset + done, length - done, position + done);
+    if (n === 0) throw new ZsyncError('ERR_ZSYNC_WRITE_STALLED', `write at ${position + done} made no progress`);
+    done += n;
   }
 }
 

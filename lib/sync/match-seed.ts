@@ -1,7 +1,7 @@
 import type { BlockIndex } from '../engine/block-index.js';
 import { BlockRunWriter } from '../engine/block-run-writer.js';
 import { Matcher, type MatchSink } from '../engine/matcher.js';
-import { blockSpan } from '../engine/params.js';
+import { blockCountOf } from '../engine/params.js';
 import type { PositionalWriter } from '../engine/positional.js';
 import type { TargetState } from '../engine/target-state.js';
 import { AbortedError } from '../errors.js';
@@ -67,7 +67,8 @@ const CHUNK = 1 << 20;
 export async function matchSeed(path: string, index: BlockIndex, state: TargetState, output: PositionalWriter, options: MatchSeedOptions = {}): Promise<MatchSeedResult> {
   const params = index.checksums.params;
   const matcher = new Matcher(index, { state });
-  const writer = new BlockRunWriter(output, params);
+  // Direct: the seed's chunks are reused, so each chunk's runs are written (release) before the next read.
+  const writer = new BlockRunWriter(output, params, undefined, { direct: true });
   // Each write's matches, as the matcher hands them over (no object per match),
   // copied into the run writer before the next write.
   const foundIds: number[] = [];
@@ -81,15 +82,16 @@ export async function matchSeed(path: string, index: BlockIndex, state: TargetSt
   let bytesRead = 0;
   let bytesReused = 0;
   let blocks = 0;
+  const lastBlock = blockCountOf(params) - 1;
   const drain = async (): Promise<void> => {
     for (let i = 0; i < foundIds.length; i++) {
       const index = foundIds[i]!;
-      const span = blockSpan(params, index);
-      bytesReused += span.end - span.start;
+      bytesReused += index === lastBlock ? params.length - index * params.blockSize : params.blockSize;
       blocks++;
       const wait = writer.addFrom(index, foundBufs[i]!, foundAt[i]!);
       if (wait) await wait;
     }
+    writer.release(); // the matched bytes are the chunk's, and the next read reuses it
     foundIds.length = 0;
     foundBufs.length = 0;
     foundAt.length = 0;

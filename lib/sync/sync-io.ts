@@ -60,5 +60,8 @@ export function syncWriter(fd: number): PositionalWriter {
     write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }> {
       return Promise.resolve({ bytesWritten: writeSync(fd, buffer, offset, length, position) });
     },
+    writeSync(buffer: Uint8Array, offset: number, length: number, position: number): number {
+      return writeSync(fd, buffer, offset, length, position);
+    },
   };
 }
