@@ -52,6 +52,20 @@ describe('BlockIndex target states', () => {
   });
 });
 
+describe('BlockIndex.dispose()', () => {
+  it('gives its arrays\' memory back at once, and refuses to serve a state after', () => {
+    const { newData } = makePair(7, 64 * 1024);
+    const sums = blockChecksumsSync(newData, { blockSize: 1024, seqMatches: 2, weakBytes: 3, strongBytes: 5 });
+    const index = new BlockIndex(sums);
+    index.lookupFor(new TargetState(sums));
+    index.dispose();
+    // Transferred away: the buffers are detached, their memory freed with the message.
+    for (const a of [index.filter, index.confirm, index.bucketStart, index.bucketEnd, index.entries, index.keys]) expect(a.buffer.byteLength).to.equal(0);
+    expect(() => index.lookupFor(new TargetState(sums))).to.throw().with.property('code', 'ERR_ZSYNC_INVALID_ARGUMENT');
+    index.dispose(); // twice is harmless
+  });
+});
+
 describe('BlockIndex filters', () => {
   // Each window of seed that passes the filters costs a bucket probe (about
   // 100 ns against 5 a byte); a filter that stopped growing at 512 KiB let 2.8%

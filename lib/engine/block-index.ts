@@ -105,6 +105,7 @@ export class BlockIndex implements BucketLookup {
   /** The state that took the index's own buckets (the first one asked for). */
   private owner: TargetState | undefined;
   private readonly singleState: boolean;
+  private disposed = false;
 
   constructor(checksums: BlockChecksums, options: BlockIndexOptions = {}) {
     this.singleState = options.singleState ?? false;
@@ -129,8 +130,22 @@ export class BlockIndex implements BucketLookup {
     this.keys = buckets.keys;
   }
 
+  /**
+   * Frees the index's arrays now: a sync's scan is over and its fetch is
+   * about to allocate (a quarter million blocks hold 5 MB in each scanning
+   * thread, which a GC frees only when the heap is full enough). The index and
+   * every Matcher on it must not be used after this; lookupFor() throws.
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    // The buckets built for any later state are left to the GC (a sync has one state).
+    release([this.filter, this.confirm, this.bucketStart, this.bucketEnd, this.entries, this.keys].map((a) => a.buffer));
+  }
+
   /** The buckets as one target state sees them: its own set, pruned as its blocks are found. */
   lookupFor(state: TargetState): BucketLookup {
+    if (this.disposed) throw new InvalidArgumentError('this BlockIndex was disposed of');
     let lookup = this.lookups.get(state);
     if (!lookup) {
       if (this.singleState && this.owner !== undefined) throw new InvalidArgumentError('this BlockIndex serves a single target state, and already has one');
@@ -153,6 +168,21 @@ export class BlockIndex implements BucketLookup {
     }
     return lookup;
   }
+}
+
+/**
+ * Gives the memory of typed arrays back now, rather than at the next major GC:
+ * their buffers are transferred into a message on a channel that is closed at
+ * once, which frees them (the arrays are left empty). A runtime without
+ * MessageChannel leaves them to the GC.
+ */
+function release(buffers: ArrayBufferLike[]): void {
+  if (typeof MessageChannel !== 'function') return;
+  const owned = [...new Set(buffers)].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && b.byteLength > 0);
+  const { port1, port2 } = new MessageChannel();
+  port1.postMessage(null, owned);
+  port1.close();
+  port2.close();
 }
 
 /**

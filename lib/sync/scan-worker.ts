@@ -89,9 +89,12 @@ async function handle(msg: Message): Promise<void> {
     const list = Int32Array.from(found);
     parentPort!.postMessage({ found: list, bytesRead }, [list.buffer]);
   } else if ('done' in msg) {
-    // Scanning is over: let go of the working file and of the index.
+    // Scanning is over: let go of the working file and of the index (its
+    // memory freed now: this thread goes on hashing, which hardly allocates,
+    // so a GC might not come before the sync ends).
     if (output >= 0) closeSync(output);
     output = -1;
+    index?.dispose();
     index = undefined;
     state = undefined;
   } else if (isPrefixHashMessage(msg)) {

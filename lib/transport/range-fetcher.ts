@@ -73,7 +73,8 @@ interface Mirror {
 /** One range still to fetch, with its own attempt count and the mirrors it failed on. */
 interface Item extends ByteRange {
   attempts: number;
-  tried: Set<Mirror>;
+  /** The mirrors it failed on; made at its first failure (a sync queues thousands of ranges). */
+  tried: Set<Mirror> | undefined;
   /** The mirror it last failed on: retried elsewhere when there is a live alternative. */
   avoid: Mirror | undefined;
 }
@@ -138,7 +139,7 @@ export class HttpRangeFetcher {
     // every other request, so that fetch() settles at once.
     const internal = new AbortController();
     const signal = this.options.signal ? AbortSignal.any([this.options.signal, internal.signal]) : internal.signal;
-    this.queue = mergeRanges(ranges, this.options.mergeGap ?? 256).map((r) => ({ ...r, attempts: call.attempts ?? 0, tried: new Set<Mirror>(), avoid: undefined }));
+    this.queue = mergeRanges(ranges, this.options.mergeGap ?? 256).map((r): Item => ({ start: r.start, end: r.end, attempts: call.attempts ?? 0, tried: undefined, avoid: undefined }));
     const concurrency = Math.max(1, this.options.concurrency ?? 4);
     const running = new Set<Promise<void>>();
     let failed = false;
@@ -201,7 +202,7 @@ export class HttpRangeFetcher {
   private pickMirror(item: Item): Mirror {
     const alive = this.alive();
     if (alive.length === 0) throw new HttpError('ERR_ZSYNC_HTTP_NO_MIRROR', 'every URL failed', { url: this.mirrors[0]!.shown });
-    let candidates = alive.filter((m) => !item.tried.has(m));
+    let candidates = alive.filter((m) => !item.tried?.has(m));
     if (candidates.length === 0) candidates = alive.filter((m) => m !== item.avoid);
     if (candidates.length === 0) candidates = alive;
     return candidates[this.next++ % candidates.length]!;
@@ -270,7 +271,7 @@ export class HttpRangeFetcher {
       for (let j = k + 1; j < job.items.length && job.items[j]!.start < piece.end; j++) {
         if (owner === undefined || job.items[j]!.attempts > owner.attempts) owner = job.items[j];
       }
-      out.push({ start: piece.start, end: piece.end, attempts: owner?.attempts ?? 0, tried: new Set(owner?.tried), avoid: owner?.avoid });
+      out.push({ start: piece.start, end: piece.end, attempts: owner?.attempts ?? 0, tried: owner?.tried ? new Set(owner.tried) : undefined, avoid: owner?.avoid });
     }
     return out;
   }
@@ -291,11 +292,11 @@ export class HttpRangeFetcher {
     const live = this.alive();
     for (const item of left) {
       item.attempts++;
-      item.tried.add(mirror);
+      (item.tried ??= new Set()).add(mirror);
       item.avoid = mirror;
       most = Math.max(most, item.attempts);
       // Out of attempts once every live mirror has had its chance; a hard bound besides.
-      if ((item.attempts >= maxAttempts && live.every((m) => item.tried.has(m))) || item.attempts >= maxAttempts + this.mirrors.length) exhausted = true;
+      if ((item.attempts >= maxAttempts && live.every((m) => item.tried!.has(m))) || item.attempts >= maxAttempts + this.mirrors.length) exhausted = true;
     }
     if (exhausted || this.retrySpent >= budget) {
       const why = exhausted ? `gave up after ${most} attempts` : `gave up after ${Math.round(this.retrySpent)} ms of retrying`;
