@@ -203,24 +203,29 @@ export class ControlSync extends EventEmitter {
     }
 
     this.progress({ phase: 'verify', done: 0, total: params.length });
-    const verified = hasher
-      ? await hasher.verify(params.length).catch((err: unknown) => {
-          // The file is complete: a hashing thread that died costs a pass of our own, not the sync.
-          if ((err as { code?: string }).code !== 'ERR_ZSYNC_HASH_WORKER') throw err;
-          return verifyFileHashes(part, fileHashesOf(header));
-        })
-      : await verifyFileHashes(part, fileHashesOf(header));
+    // The fsync that makes the result durable runs while it is verified: both
+    // only read what the fetch wrote, and a file that fails is never renamed.
+    // (In turn, 35-40 ms of a 256 MiB sync went to the fsync after the hash.)
+    const durable = syncToDisk(part, early);
+    durable.catch(() => {}); // awaited below: a failure meanwhile is not an unhandled one
+    let verified: string[];
+    try {
+      verified = hasher
+        ? await hasher.verify(params.length).catch((err: unknown) => {
+            // The file is complete: a hashing thread that died costs a pass of our own, not the sync.
+            if ((err as { code?: string }).code !== 'ERR_ZSYNC_HASH_WORKER') throw err;
+            return verifyFileHashes(part, fileHashesOf(header));
+          })
+        : await verifyFileHashes(part, fileHashesOf(header));
+    } catch (err) {
+      await durable.catch(() => {}); // no work of this sync outlives it
+      throw err;
+    }
     if (o.keepOld !== false && (await stat(output).catch(() => undefined))?.isFile()) {
       await unlink(`${output}.zs-old`).catch(() => {});
       await link(output, `${output}.zs-old`).catch(() => {});
     }
-    await early;
-    const durable = await open(part, 'r+');
-    try {
-      await durable.sync(); // on disk before it takes OUTPUT's name
-    } finally {
-      await durable.close();
-    }
+    await durable; // on disk before it takes OUTPUT's name
     await rename(part, output);
     if (header.mtime) await utimes(output, header.mtime, header.mtime);
     const t4 = performance.now();
@@ -310,6 +315,17 @@ async function existingFiles(paths: string[]): Promise<Array<{ path: string; siz
 }
 
 /** fdatasync of `path` on its own descriptor, not waited for by the writes on others. Never rejects: the fsync that counts comes later. */
+/** fsync of `path`, once `before` (the early write-back) has settled. */
+async function syncToDisk(path: string, before: Promise<void> | undefined): Promise<void> {
+  await before;
+  const h = await open(path, 'r+');
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}
+
 async function writeBack(path: string): Promise<void> {
   try {
     const h = await open(path, 'r');
