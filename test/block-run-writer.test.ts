@@ -133,6 +133,20 @@ describe('BlockRunWriter', () => {
       expect(writer.bytesWritten).to.equal(3 * bs + 5);
     });
 
+    it('without direct mode, release() leaves a run in the slab to grow across the caller\'s chunks', async () => {
+      const writes: number[] = [];
+      const file = new MemoryFile(Buffer.alloc(length, 0xee));
+      const counting = { write: (b: Uint8Array, o: number, n: number, p: number) => (writes.push(p), file.write(b, o, n, p)) };
+      const writer = new BlockRunWriter(counting, { blockSize: bs, length });
+      for (let i = 0; i < 4; i++) {
+        writer.addFrom(i, blockOf(i), 0);
+        writer.release();
+      }
+      await writer.end();
+      expect(writes).to.deep.equal([0]);
+      expect(Buffer.from(file.toBuffer()).subarray(0, 4 * bs).equals(target.subarray(0, 4 * bs))).to.equal(true);
+    });
+
     it('writes what add() is given before it returns, and copies into slabs when the writer has no writeSync', async () => {
       const { file, writer: out } = recording();
       const writer = new BlockRunWriter(out, { blockSize: bs, length }, undefined, { direct: true });

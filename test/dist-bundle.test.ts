@@ -76,6 +76,20 @@ describe('the built package (dist/) and its worker threads', function () {
     expect((await readFile(out)).equals(newData)).to.equal(true);
   });
 
+  it('dist/index.js loads none of the bundles: no second copy of a module, no parentPort listener in a user\'s worker', async () => {
+    const bundles = ['cli.js', 'sync/scan-worker.js', 'sync/prefix-hash-worker.js', 'parallel/checksum-worker.js'].map((f) => join(DIST, f));
+    const seen = new Set<string>();
+    const visit = async (file: string): Promise<void> => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = await readFile(file, 'utf8');
+      for (const m of text.matchAll(/(?:from|import)\s*\(?\s*'(\.[^']+)'/g)) await visit(join(file, '..', m[1]!));
+    };
+    await visit(join(DIST, 'index.js'));
+    expect(seen.size, 'modules reached from dist/index.js').to.be.above(20);
+    expect([...seen].filter((f) => bundles.includes(f))).to.deep.equal([]);
+  });
+
   it('the hashing thread a sync starts when no scan thread is there answers from where dist/module-root.js finds it', async () => {
     const worker = new Worker(new URL('./sync/prefix-hash-worker.js', pathToFileURL(join(DIST, 'module-root.js'))));
     try {

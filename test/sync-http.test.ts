@@ -11,6 +11,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ZsyncError } from '../lib/errors.js';
+import { ControlSync } from '../lib/sync/control-sync.js';
 import { defaultOutputName } from '../lib/sync/output-name.js';
 import { zsync, type ZsyncOptions, type ZsyncResult } from '../lib/zsync.js';
 import { startFaultServer, type FaultMode, type FaultServer } from './support/fault-server.js';
@@ -376,6 +377,68 @@ describe('zsync() control files: mirrors, relative URLs, -k, auth, Filename, has
     const err = await rejection(zsync(fs.url('/badhash-worker.zsync'), { output: out, parallelFrom: 0 }));
     expect(err).to.have.property('code', 'ERR_ZSYNC_FILE_HASH_MISMATCH');
     await expectUntouched(out);
+  });
+
+  describe('the fsync of the result, which runs while it is verified', () => {
+    const realSync = ControlSync.syncToDisk;
+    afterEach(() => {
+      ControlSync.syncToDisk = realSync;
+    });
+
+    for (const parallelFrom of [Infinity, 0]) {
+      it(`OUTPUT takes the new file's name only once its fsync is done${parallelFrom === 0 ? ' (hash worker)' : ''}`, async () => {
+        const out = join(work, 'out.bin');
+        await oldOutput(out);
+        let synced = false;
+        ControlSync.syncToDisk = async (path, before) => {
+          await realSync(path, before);
+          await new Promise((resolve) => setTimeout(resolve, 150)); // a slow disk
+          await expectUntouched(out); // the hash is done by now, the rename is not
+          synced = true;
+        };
+        await zsync(fs.url('/new.bin.zsync'), { output: out, parallelFrom });
+        expect(synced).to.equal(true);
+        await expectNew(out);
+      });
+
+      it(`an fsync that fails fails the sync and leaves OUTPUT untouched${parallelFrom === 0 ? ' (hash worker)' : ''}`, async () => {
+        const out = join(work, 'out.bin');
+        await oldOutput(out);
+        const unhandled: unknown[] = [];
+        const onUnhandled = (reason: unknown): void => {
+          unhandled.push(reason);
+        };
+        process.on('unhandledRejection', onUnhandled);
+        try {
+          // Fails at once, before the verification ends: its rejection must wait, handled, for it.
+          ControlSync.syncToDisk = () => Promise.reject(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
+          const err = await rejection(zsync(fs.url('/new.bin.zsync'), { output: out, parallelFrom }));
+          expect(err).to.have.property('code', 'EIO');
+          await expectUntouched(out);
+          await new Promise((resolve) => setImmediate(resolve));
+          expect(unhandled).to.deep.equal([]);
+        } finally {
+          process.off('unhandledRejection', onUnhandled);
+        }
+      });
+    }
+
+    it('a failed verification waits for the fsync under way, and renames nothing', async () => {
+      await variant('/badhash-fsync.zsync', (lines) => lines.map((l) => (l.startsWith('SHA-1:') ? `SHA-1: ${'0'.repeat(40)}` : l)));
+      const out = join(work, 'out.bin');
+      await oldOutput(out);
+      let running = false;
+      ControlSync.syncToDisk = async (path, before) => {
+        running = true;
+        await realSync(path, before);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        running = false;
+      };
+      const err = await rejection(zsync(fs.url('/badhash-fsync.zsync'), { output: out }));
+      expect(err).to.have.property('code', 'ERR_ZSYNC_FILE_HASH_MISMATCH');
+      expect(running, 'the fsync outlived the sync').to.equal(false);
+      await expectUntouched(out);
+    });
   });
 
   it('reports bytes per seed: OUTPUT.part, OUTPUT, then -i seeds in that order', async () => {

@@ -34,10 +34,13 @@ export interface BucketLookup {
 /**
  * The two bits a key sets in its filter word (a blocked Bloom filter with k = 2:
  * one memory read per byte of seed, and about a tenth of the false positives of
- * one bit). They come from the key's middle bits; its top bits pick the word.
+ * one bit). They come from the key's bits 1-10; its top bits (at most 20,
+ * from bit 12 up) pick the word. Bits that did both (11-15, as they once were)
+ * cost filters from 2^22 bits on: 2.8% false positives at 2^18 keys where
+ * 2.0% is the filter's own rate, 4.1% against 1.9% at 2^19 in 2^23 bits.
  */
 export function filterMask(key: number): number {
-  return (1 << ((key >>> 11) & 31)) | (1 << ((key >>> 6) & 31));
+  return (1 << ((key >>> 6) & 31)) | (1 << ((key >>> 1) & 31));
 }
 
 /** The confirming filter's word and bits for a key: the key rehashed, then as filterMask. */
@@ -47,6 +50,8 @@ export function confirmKey(key: number): number {
 
 /** Filter bits per indexed block: about 1 in 150 windows that match nothing passes the filter. */
 const FILTER_BITS_PER_BLOCK = 32;
+/** Past MAX_FILTER_BITS, bits per block the filter keeps as it grows again (up to 2^25 bits). */
+const FILTER_BITS_PER_BLOCK_BIG = 16;
 const MIN_FILTER_BITS = 10;
 // The filter is read at every byte of the seed, at random: past the size of a
 // core's L2 cache each read costs more (on this project's 2-core EPYC test
@@ -63,13 +68,34 @@ const MAX_FILTER_BITS = 22;
 // 1 in 16 of a quarter million blocks' false positives through, and the no-match
 // scan of 64 MiB took 5.3 ns a byte against 6.7 with it four times larger.
 const MAX_CONFIRM_BITS = 21;
+/** Past MAX_CONFIRM_BITS, bits per block the confirming filter keeps as it grows again. */
+const CONFIRM_BITS_PER_BLOCK_BIG = 8;
+// Past a quarter million blocks (a target over 1 GiB in 4 KiB blocks) both
+// grow again, at 16 and 8 bits a block, up to 2^25 bits (4 MiB): held at their
+// caps, they let through 1.3% of windows at 512 Ki blocks and 8% at 1 Mi (a
+// bucket probe each), against 0.17% at 256 Ki; grown, about 0.2% at any size.
+// A filter past a core's cache costs each byte a little more, but far less
+// than those probes.
+const BIG_BITS = 25;
+
+/**
+ * log2 of a filter's size in bits: `perBlock` bits a block (rounded up to a
+ * power of two) up to `cap`, then `perBlockBig` a block (to the nearest) up to
+ * BIG_BITS.
+ */
+function filterBitsFor(indexed: number, perBlock: number, cap: number, perBlockBig: number): number {
+  const small = Math.max(MIN_FILTER_BITS, Math.ceil(Math.log2(indexed * perBlock + 1)));
+  if (small <= cap) return small;
+  return Math.min(BIG_BITS, Math.max(cap, Math.round(Math.log2(indexed * perBlockBig))));
+}
 
 /**
  * The matcher's lookup structure, sized to the block count (zsync's table has a
  * fixed maximum size, which is why its scan of big files slows down sharply):
  *
  * - a bit filter on the lookup key, the cheap negative test made at every byte,
- *   and a bigger confirming filter read only when the first one passes;
+ *   and a second, confirming filter (on the key rehashed) read only when the
+ *   first one passes;
  * - buckets of block ids by key, stored as one flat array (counting sort), each
  *   bucket in ascending block order, as zsync walks its hash chains.
  *
@@ -105,17 +131,16 @@ export class BlockIndex implements BucketLookup {
   /** The state that took the index's own buckets (the first one asked for). */
   private owner: TargetState | undefined;
   private readonly singleState: boolean;
-  private disposed = false;
+  private released = false;
 
   constructor(checksums: BlockChecksums, options: BlockIndexOptions = {}) {
     this.singleState = options.singleState ?? false;
     this.checksums = checksums;
     const indexed = checksums.params.seqMatches === 2 ? Math.max(0, checksums.blockCount - 1) : checksums.blockCount;
-    const wantBits = Math.max(MIN_FILTER_BITS, Math.ceil(Math.log2(indexed * FILTER_BITS_PER_BLOCK + 1)));
-    const filterBits = Math.min(MAX_FILTER_BITS, wantBits);
+    const filterBits = filterBitsFor(indexed, FILTER_BITS_PER_BLOCK, MAX_FILTER_BITS, FILTER_BITS_PER_BLOCK_BIG);
     this.filterShift = 32 - (filterBits - 5);
     this.filter = new Int32Array(2 ** (filterBits - 5));
-    const confirmBits = Math.min(MAX_CONFIRM_BITS, wantBits);
+    const confirmBits = filterBitsFor(indexed, FILTER_BITS_PER_BLOCK, MAX_CONFIRM_BITS, CONFIRM_BITS_PER_BLOCK_BIG);
     this.confirmShift = 32 - (confirmBits - 5);
     this.confirm = new Int32Array(2 ** (confirmBits - 5));
 
@@ -130,22 +155,28 @@ export class BlockIndex implements BucketLookup {
     this.keys = buckets.keys;
   }
 
+  /** True once dispose() has run: the index can serve nothing more. */
+  get disposed(): boolean {
+    return this.released;
+  }
+
   /**
    * Frees the index's arrays now: a sync's scan is over and its fetch is
    * about to allocate (a quarter million blocks hold 5 MB in each scanning
    * thread, which a GC frees only when the heap is full enough). The index and
-   * every Matcher on it must not be used after this; lookupFor() throws.
+   * every Matcher on it are of no use after this: lookupFor() and the
+   * matchers' writes throw.
    */
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (this.released) return;
+    this.released = true;
     // The buckets built for any later state are left to the GC (a sync has one state).
     release([this.filter, this.confirm, this.bucketStart, this.bucketEnd, this.entries, this.keys].map((a) => a.buffer));
   }
 
   /** The buckets as one target state sees them: its own set, pruned as its blocks are found. */
   lookupFor(state: TargetState): BucketLookup {
-    if (this.disposed) throw new InvalidArgumentError('this BlockIndex was disposed of');
+    if (this.released) throw new InvalidArgumentError('this BlockIndex was disposed of');
     let lookup = this.lookups.get(state);
     if (!lookup) {
       if (this.singleState && this.owner !== undefined) throw new InvalidArgumentError('this BlockIndex serves a single target state, and already has one');

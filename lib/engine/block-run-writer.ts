@@ -106,6 +106,7 @@ export class BlockRunWriter {
    * change once this returns. Does nothing otherwise (the slab holds copies).
    */
   release(): void {
+    if (!this.writeSync) return; // the slab's runs go on across the caller's chunks
     if (this.runLength > 0) {
       writeFullySync(this.writeSync!, this.runSource!, this.runAt, this.runLength, this.runStart);
       this.bytesWritten += this.runLength;

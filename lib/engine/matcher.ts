@@ -28,7 +28,9 @@ export interface BlockMatch {
  * Where the sync's own scan takes matches without an object per match: block
  * `index` found at `seedOffset`, its bytes `buf[at, at + blockSize)` (zero
  * padded past the seed's end), valid until the next write() or end(). Copy
- * them before then (BlockRunWriter.addFrom does, with no view made).
+ * or write them before then (BlockRunWriter.addFrom copies them, with no view
+ * made; in its direct mode it writes them, at the latest at release(), which
+ * the caller calls before the next write).
  */
 export type MatchSink = (index: number, seedOffset: number, buf: Buffer, at: number) => void;
 
@@ -65,7 +67,7 @@ export interface MatcherOptions {
 export interface MatcherStats {
   /** Seed bytes taken in. */
   seedBytes: number;
-  /** Windows whose key passed the filter (each costs a bucket probe). */
+  /** Windows whose key passed both filters (each costs a bucket probe). */
   filterPasses: number;
   /** Windows whose key is some block's (each costs a bucket walk). */
   filterHits: number;
@@ -166,12 +168,16 @@ export class Matcher {
   /** Blocks found back to back up to runEnd. */
   private runBlocks = 0;
 
+  /** Kept to refuse writes once it is disposed of (its arrays are empty then: nothing would match). */
+  private readonly index: BlockIndex;
+
   constructor(index: BlockIndex, options: MatcherOptions = {}) {
     this.checksums = index.checksums;
     this.state = options.state ?? new TargetState(index.checksums);
     if (this.state.checksums !== index.checksums) {
       throw new InvalidArgumentError('the target state belongs to other checksums than the index');
     }
+    this.index = index;
     this.lookup = index.lookupFor(this.state);
     const params = this.checksums.params;
     this.hasher = strongHasher(params.strongAlgorithm);
@@ -206,6 +212,7 @@ export class Matcher {
    */
   writeTo(chunk: Uint8Array, sink: MatchSink): void {
     if (this.ended) throw new InvalidArgumentError('write after end of seed');
+    if (this.index.disposed) throw new InvalidArgumentError('the BlockIndex of this matcher was disposed of');
     if (this.failed) throw new InvalidArgumentError('the matcher failed in an earlier call (a consumer threw): restart() it first');
     this.stats.seedBytes += chunk.length;
     this.ownOut = false; // what earlier calls handed out is void now
@@ -260,6 +267,7 @@ export class Matcher {
   /** end(), with the matches handed to a MatchSink. */
   endTo(sink: MatchSink): void {
     if (this.ended) return;
+    if (this.index.disposed) throw new InvalidArgumentError('the BlockIndex of this matcher was disposed of');
     if (this.failed) throw new InvalidArgumentError('the matcher failed in an earlier call (a consumer threw): restart() it first');
     this.ended = true;
     this.ownOut = false;
@@ -539,10 +547,10 @@ function rollSingle(buf: Buffer, x: number, limit: number, bs: number, shift: nu
   let b0 = sums[1]!;
   for (; x < limit; x++) {
     const key = Math.imul(((a0 << 16) | b0) & mask, k0);
-    const m = (1 << ((key >>> 11) & 31)) | (1 << ((key >>> 6) & 31)); // filterMask(key)
+    const m = (1 << ((key >>> 6) & 31)) | (1 << ((key >>> 1) & 31)); // filterMask(key)
     if ((filter[key >>> filterShift]! & m) === m) {
       const c = Math.imul(key, k2); // confirmKey(key)
-      const n = (1 << ((c >>> 11) & 31)) | (1 << ((c >>> 6) & 31));
+      const n = (1 << ((c >>> 6) & 31)) | (1 << ((c >>> 1) & 31));
       if ((confirm[c >>> confirmShift]! & n) === n) break;
     }
     const oc = buf[x]!;
@@ -564,10 +572,10 @@ function rollPairs(buf: Buffer, x: number, limit: number, bs: number, shift: num
   let b1 = sums[3]!;
   for (; x < limit; x++) {
     const key = Math.imul(((a0 << 16) | b0) & mask, k0) ^ Math.imul(((a1 << 16) | b1) & mask, k1);
-    const m = (1 << ((key >>> 11) & 31)) | (1 << ((key >>> 6) & 31)); // filterMask(key)
+    const m = (1 << ((key >>> 6) & 31)) | (1 << ((key >>> 1) & 31)); // filterMask(key)
     if ((filter[key >>> filterShift]! & m) === m) {
       const c = Math.imul(key, k2); // confirmKey(key)
-      const n = (1 << ((c >>> 11) & 31)) | (1 << ((c >>> 6) & 31));
+      const n = (1 << ((c >>> 6) & 31)) | (1 << ((c >>> 1) & 31));
       if ((confirm[c >>> confirmShift]! & n) === n) break;
     }
     const oc = buf[x]!;

@@ -4,7 +4,7 @@ import { ZsyncError } from '../errors.js';
 import type { ChecksumSummary } from '../engine/checksummer.js';
 import { MODULE_ROOT } from '../module-root.js';
 import { spawnWorker } from './spawn-worker.js';
-import { runChecksumJob, type ChecksumJob, type ChecksumJobResult } from './checksum-worker.js';
+import { runChecksumJob, type ChecksumJob, type ChecksumJobResult } from './checksum-job.js';
 
 export interface ParallelChecksumOptions {
   blockSize: number;

@@ -83,6 +83,12 @@ export interface ZsyncResult {
 
 /** Emits 'progress' events while `syncTo()` works. */
 export class ControlSync extends EventEmitter {
+  /**
+   * The fsync of the verified result (path, after `before`): replaceable, as
+   * SeedScanHelper.spawn is, for tests of what a failing or slow disk does.
+   */
+  static syncToDisk: (path: string, before: Promise<void> | undefined) => Promise<void> = syncToDisk;
+
   /** A scan worker started while the control file loaded (Zsync.run()), for the seed scan to take over. */
   protected warmScan: WorkerHandOff | undefined;
 
@@ -206,7 +212,7 @@ export class ControlSync extends EventEmitter {
     // The fsync that makes the result durable runs while it is verified: both
     // only read what the fetch wrote, and a file that fails is never renamed.
     // (In turn, 35-40 ms of a 256 MiB sync went to the fsync after the hash.)
-    const durable = syncToDisk(part, early);
+    const durable = ControlSync.syncToDisk(part, early);
     durable.catch(() => {}); // awaited below: a failure meanwhile is not an unhandled one
     let verified: string[];
     try {
@@ -314,8 +320,7 @@ async function existingFiles(paths: string[]): Promise<Array<{ path: string; siz
   return out;
 }
 
-/** fdatasync of `path` on its own descriptor, not waited for by the writes on others. Never rejects: the fsync that counts comes later. */
-/** fsync of `path`, once `before` (the early write-back) has settled. */
+/** fsync of `path`, once `before` (the early write-back) has settled. Rejects as the fsync does. */
 async function syncToDisk(path: string, before: Promise<void> | undefined): Promise<void> {
   await before;
   const h = await open(path, 'r+');
@@ -326,12 +331,13 @@ async function syncToDisk(path: string, before: Promise<void> | undefined): Prom
   }
 }
 
+/** fdatasync of `path` on its own descriptor, not waited for by the writes on others. Never rejects: the fsync that counts comes later. */
 async function writeBack(path: string): Promise<void> {
   try {
     const h = await open(path, 'r');
     await h.datasync().finally(() => h.close());
   } catch {
-    // ignored: see above
+    // ignored: the fsync of the verified result reports what matters
   }
 }
 
