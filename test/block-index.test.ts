@@ -106,11 +106,22 @@ describe('BlockIndex filters', () => {
     });
   }
 
+  it('holds each filter to 4 MiB, however many blocks (2^22 here)', () => {
+    const blocks = 1 << 22;
+    const sums = new BlockChecksums({ blockSize: 16, length: blocks * 16, seqMatches: 1, weakBytes: 4, strongBytes: 1, strongAlgorithm: 'MD4' }, new Int32Array(blocks), new Uint8Array(blocks));
+    const index = new BlockIndex(sums);
+    expect(index.filter.byteLength).to.equal(4 << 20);
+    expect(index.confirm.byteLength).to.equal(4 << 20);
+    index.dispose();
+  });
+
   // Each window of seed that passes the filters costs a bucket probe (about
   // 100 ns against 5 a byte); a filter that stopped growing at 512 KiB let 2.8%
   // of windows through at a quarter million blocks, 0.7% at 64 Ki; held at
-  // their caps, the two filters let 1.3% through at 512 Ki blocks.
-  for (const blocks of [1 << 12, 1 << 16, 1 << 18, 1 << 19]) {
+  // their caps, the two filters let 1.3% through at 512 Ki blocks. Counts
+  // between powers of two too: filters grow in steps, and are at their
+  // sparsest just before one (about 370 000 and 741 000 blocks here).
+  for (const blocks of [1 << 12, 1 << 16, 1 << 18, 370_000, 1 << 19, 741_000]) {
     it(`lets fewer than 1 in 400 windows of unrelated data through, with ${blocks} blocks`, () => {
       const matcher = new Matcher(new BlockIndex(randomSums(blocks, 7 * blocks)));
       const seed = seededBytes(prng(blocks), 4 << 20);

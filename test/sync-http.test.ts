@@ -410,8 +410,11 @@ describe('zsync() control files: mirrors, relative URLs, -k, auth, Filename, has
         };
         process.on('unhandledRejection', onUnhandled);
         try {
-          // Fails at once, before the verification ends: its rejection must wait, handled, for it.
-          ControlSync.syncToDisk = () => Promise.reject(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
+          // Fails before the verification ends: its rejection must wait, handled, for it.
+          ControlSync.syncToDisk = async (_path, before) => {
+            await before; // the early write-back, which must not outlive the test
+            throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+          };
           const err = await rejection(zsync(fs.url('/new.bin.zsync'), { output: out, parallelFrom }));
           expect(err).to.have.property('code', 'EIO');
           await expectUntouched(out);

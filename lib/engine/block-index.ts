@@ -50,8 +50,8 @@ export function confirmKey(key: number): number {
 
 /** Filter bits per indexed block: about 1 in 150 windows that match nothing passes the filter. */
 const FILTER_BITS_PER_BLOCK = 32;
-/** Past MAX_FILTER_BITS, bits per block the filter keeps as it grows again (up to 2^25 bits). */
-const FILTER_BITS_PER_BLOCK_BIG = 16;
+/** Past MAX_FILTER_BITS, the least bits per block the filter keeps, growing again (up to 2^25 bits). */
+const FILTER_BITS_PER_BLOCK_BIG = 15;
 const MIN_FILTER_BITS = 10;
 // The filter is read at every byte of the seed, at random: past the size of a
 // core's L2 cache each read costs more (on this project's 2-core EPYC test
@@ -68,25 +68,27 @@ const MAX_FILTER_BITS = 22;
 // 1 in 16 of a quarter million blocks' false positives through, and the no-match
 // scan of 64 MiB took 5.3 ns a byte against 6.7 with it four times larger.
 const MAX_CONFIRM_BITS = 21;
-/** Past MAX_CONFIRM_BITS, bits per block the confirming filter keeps as it grows again. */
-const CONFIRM_BITS_PER_BLOCK_BIG = 8;
+/** Past MAX_CONFIRM_BITS, the least bits per block the confirming filter keeps, growing again. */
+const CONFIRM_BITS_PER_BLOCK_BIG = 7.5;
 // Past a quarter million blocks (a target over 1 GiB in 4 KiB blocks) both
-// grow again, at 16 and 8 bits a block, up to 2^25 bits (4 MiB): held at their
-// caps, they let through 1.3% of windows at 512 Ki blocks and 8% at 1 Mi (a
-// bucket probe each), against 0.17% at 256 Ki; grown, about 0.2% at any size.
-// A filter past a core's cache costs each byte a little more, but far less
-// than those probes.
+// grow again, keeping at least 15 and 7.5 bits a block, up to 2^25 bits
+// (4 MiB) each: held at their caps, they let through 1.3% of windows at
+// 512 Ki blocks and 8% at 1 Mi (a bucket probe each), against 0.12% at 256 Ki;
+// grown, at most about 0.2% up to 2^21 blocks, more past that (the caps bound
+// the memory). A filter past a core's cache costs each byte a little more, but
+// far less than those probes. (15, not 16: 1 GiB in 4 KiB blocks is a few
+// blocks past 2^18, and 16 would double both filters there for nothing.)
 const BIG_BITS = 25;
 
 /**
- * log2 of a filter's size in bits: `perBlock` bits a block (rounded up to a
- * power of two) up to `cap`, then `perBlockBig` a block (to the nearest) up to
- * BIG_BITS.
+ * log2 of a filter's size in bits: at least `perBlock` bits a block up to
+ * `cap`, then at least `perBlockBig` a block up to BIG_BITS (sizes are powers
+ * of two).
  */
 function filterBitsFor(indexed: number, perBlock: number, cap: number, perBlockBig: number): number {
   const small = Math.max(MIN_FILTER_BITS, Math.ceil(Math.log2(indexed * perBlock + 1)));
   if (small <= cap) return small;
-  return Math.min(BIG_BITS, Math.max(cap, Math.round(Math.log2(indexed * perBlockBig))));
+  return Math.min(BIG_BITS, Math.max(cap, Math.ceil(Math.log2(indexed * perBlockBig))));
 }
 
 /**

@@ -86,6 +86,8 @@ export class ControlSync extends EventEmitter {
   /**
    * The fsync of the verified result (path, after `before`): replaceable, as
    * SeedScanHelper.spawn is, for tests of what a failing or slow disk does.
+   * Process-wide, not for use beside a real sync.
+   * @internal
    */
   static syncToDisk: (path: string, before: Promise<void> | undefined) => Promise<void> = syncToDisk;
 
@@ -212,7 +214,8 @@ export class ControlSync extends EventEmitter {
     // The fsync that makes the result durable runs while it is verified: both
     // only read what the fetch wrote, and a file that fails is never renamed.
     // (In turn, 35-40 ms of a 256 MiB sync went to the fsync after the hash.)
-    const durable = ControlSync.syncToDisk(part, early);
+    // (Through a promise: a replacement that throws must not skip the wait below.)
+    const durable = Promise.resolve().then(() => ControlSync.syncToDisk(part, early));
     durable.catch(() => {}); // awaited below: a failure meanwhile is not an unhandled one
     let verified: string[];
     try {
