@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 #
-# Copied unchanged (apart from this note) from the project's shared benchmark
-# corpus script, ../shared/bench/make-corpus.sh, so a clone can rebuild the
-# corpus on its own. bench/run.ts calls it when the corpus is absent.
+# Copied unchanged (apart from this note) from the benchmark corpus script the
+# project's developers share outside this repository, so that a clone rebuilds
+# the corpus on its own, reading nothing outside it. bench/run.ts calls it when
+# the corpus is absent.
 # Needs bash, openssl, sha256sum and python3.
 #
 # Regenerates the synthetic zsync benchmark corpus deterministically.

@@ -1,9 +1,9 @@
 import { once } from 'node:events';
-import { packageVersion } from '../module-root.js';
 import { connect } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import type { SingleBar } from 'cli-progress';
 import { InvalidArgumentError, printable } from '../errors.js';
+import { packageVersion } from '../module-root.js';
 import { ControlFileUnavailableError } from '../sync/errors.js';
 import { DEFAULT_MAX_RANGES } from '../transport/range-fetcher.js';
 import { zsync, type ZsyncOptions, type ZsyncProgress, type ZsyncResult } from '../zsync.js';
@@ -173,7 +173,6 @@ async function syncOverTcp(source: string, options: ZsyncOptions, follow: boolea
     process.off('SIGTERM', leave);
   }
 }
-
 
 /** Any `scheme://user:pass@` left in a message (from a cause we did not word) is redacted. */
 function redact(text: string): string {

@@ -1,5 +1,5 @@
 import { OutOfRangeError } from '../errors.js';
-import { blockCountOf, type ChecksumParams } from './params.js';
+import { blockBytes, blockCountOf, type ChecksumParams } from './params.js';
 import { writeFully, writeFullySync, type PositionalWriter } from './positional.js';
 
 /**
@@ -201,9 +201,7 @@ export class BlockRunWriter {
     if (!Number.isInteger(index) || index < 0 || index >= this.blockCount) {
       throw new OutOfRangeError(`block ${index} is not a block of the target (0..${this.blockCount - 1})`);
     }
-    // blockSpan() without its object: this runs for every block of the seed matched.
-    const { blockSize, length } = this.params;
-    const bytes = index === this.blockCount - 1 ? length - index * blockSize : blockSize;
+    const bytes = blockBytes(this.params, index); // for every block of the seed matched: no object
     if (available < bytes) {
       throw new OutOfRangeError(`block ${index} has ${available} bytes, needs ${bytes}`);
     }

@@ -125,6 +125,11 @@ export function defaultParams(length: number, options: { blockSize?: number; str
   return params;
 }
 
+/** How many bytes of the target block `index` covers: blockSize, less for the last block. blockSpan()'s length, with no object made. */
+export function blockBytes(params: Pick<ChecksumParams, 'blockSize' | 'length'>, index: number): number {
+  return Math.min(params.blockSize, params.length - index * params.blockSize);
+}
+
 /** The bytes of the target that block `index` covers: [start, end), the last block cut at the length. */
 export function blockSpan(params: Pick<ChecksumParams, 'blockSize' | 'length'>, index: number): { start: number; end: number } {
   const start = index * params.blockSize;

@@ -1,7 +1,7 @@
 import type { BlockIndex } from '../engine/block-index.js';
 import { BlockRunWriter } from '../engine/block-run-writer.js';
 import { Matcher, type MatchSink } from '../engine/matcher.js';
-import { blockCountOf } from '../engine/params.js';
+import { blockBytes } from '../engine/params.js';
 import type { PositionalWriter } from '../engine/positional.js';
 import type { TargetState } from '../engine/target-state.js';
 import { AbortedError } from '../errors.js';
@@ -82,11 +82,10 @@ export async function matchSeed(path: string, index: BlockIndex, state: TargetSt
   let bytesRead = 0;
   let bytesReused = 0;
   let blocks = 0;
-  const lastBlock = blockCountOf(params) - 1;
   const drain = async (): Promise<void> => {
     for (let i = 0; i < foundIds.length; i++) {
       const index = foundIds[i]!;
-      bytesReused += index === lastBlock ? params.length - index * params.blockSize : params.blockSize;
+      bytesReused += blockBytes(params, index);
       blocks++;
       const wait = writer.addFrom(index, foundBufs[i]!, foundAt[i]!);
       if (wait) await wait;

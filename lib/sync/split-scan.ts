@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { BlockChecksums } from '../engine/block-checksums.js';
 import type { BlockIndex } from '../engine/block-index.js';
-import { blockSpan } from '../engine/params.js';
+import { blockBytes } from '../engine/params.js';
 import type { PositionalWriter } from '../engine/positional.js';
 import type { TargetState } from '../engine/target-state.js';
 import { AbortedError } from '../errors.js';
@@ -307,8 +307,7 @@ export async function matchSeedSplit(path: string, size: number, index: BlockInd
   let { bytesReused, blocks } = local;
   for (const id of found) {
     if (!state.add(id)) continue; // the main thread found it too
-    const span = blockSpan(params, id);
-    bytesReused += span.end - span.start;
+    bytesReused += blockBytes(params, id);
     blocks++;
   }
   options.onProgress?.(size);
