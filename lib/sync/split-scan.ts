@@ -305,7 +305,10 @@ export async function matchSeedSplit(path: string, size: number, index: BlockInd
   // terminates it on the way out.
   const { found, bytesRead } = await untilAborted(remote, options.signal);
   let { bytesReused, blocks } = local;
-  for (const id of found) {
+  // Indexed: this runs once, unoptimised, where for-of made an iterator result
+  // per block (5 MB of garbage for the 127 000 of a 1 GiB seed's second half).
+  for (let i = 0; i < found.length; i++) {
+    const id = found[i]!;
     if (!state.add(id)) continue; // the main thread found it too
     bytesReused += blockBytes(params, id);
     blocks++;
