@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { BlockChecksums } from '../lib/engine/block-checksums.js';
-import { BlockIndex, confirmKey, filterMask, lookupKey } from '../lib/engine/block-index.js';
+import { BlockIndex, confirmKey, filterMask, keyTag, lookupKey } from '../lib/engine/block-index.js';
 import { Matcher, type BlockMatch } from '../lib/engine/matcher.js';
 import { TargetState } from '../lib/engine/target-state.js';
 import { blockChecksumsSync } from '../lib/pyzsync-api.js';
@@ -45,6 +45,39 @@ describe('BlockIndex target states', () => {
     expect(scan()).to.deep.equal([]);
   });
 
+  it('keeps every live entry in its key\'s bucket with its key\'s tag beside it, also once a state has pruned the buckets', () => {
+    // Half the target repeats the other half: the scan finds blocks at many
+    // buckets and drops them from each as it walks it again.
+    const half = newData.subarray(0, 96 * 1024);
+    const target = Buffer.concat([half, half]);
+    const repeated = blockChecksumsSync(target, { blockSize: 1024, seqMatches: 2, weakBytes: 3, strongBytes: 5 });
+    const index = new BlockIndex(repeated);
+    const state = new TargetState(repeated);
+    const m = new Matcher(index, { state });
+    m.write(Buffer.concat([half.subarray(0, 48 * 1024), oldData.subarray(0, 64 * 1024)]), () => {});
+    m.end(() => {});
+    const { bucketStart, bucketEnd, entries, tags, tableShift } = index.lookupFor(state);
+    const { weak } = repeated;
+    let live = 0;
+    let pruned = 0;
+    for (let b = 0; b + 1 < bucketStart.length; b++) {
+      pruned += bucketStart[b + 1]! - bucketEnd[b]!;
+      for (let r = bucketStart[b]!; r < bucketEnd[b]!; r++) {
+        const key = lookupKey(weak[entries[r]!]!, weak[entries[r]! + 1]!);
+        expect(key >>> tableShift, `entry ${r}`).to.equal(b);
+        expect(tags[r], `tag of entry ${r}`).to.equal(keyTag(key));
+        live++;
+      }
+    }
+    expect(pruned, 'entries dropped by the scan').to.be.greaterThan(0);
+    expect(live + pruned).to.equal(repeated.blockCount - 1);
+    // And what is left is still found: the rest of the target, from a seed that has it all.
+    m.restart();
+    m.write(target, () => {});
+    m.end(() => {});
+    expect(state.missingBlocks()).to.deep.equal([]);
+  });
+
   it('with singleState, finds what a shared index finds, and refuses a second state', () => {
     const single = new BlockIndex(sums, { singleState: true });
     expect(run(single)).to.deep.equal(run(new BlockIndex(sums)));
@@ -60,7 +93,7 @@ describe('BlockIndex.dispose()', () => {
     index.lookupFor(new TargetState(sums));
     index.dispose();
     // Transferred away: the buffers are detached, their memory freed with the message.
-    for (const a of [index.filter, index.confirm, index.bucketStart, index.bucketEnd, index.entries, index.keys]) expect(a.buffer.byteLength).to.equal(0);
+    for (const a of [index.filter, index.confirm, index.bucketStart, index.bucketEnd, index.entries, index.tags]) expect(a.buffer.byteLength).to.equal(0);
     expect(() => index.lookupFor(new TargetState(sums))).to.throw().with.property('code', 'ERR_ZSYNC_INVALID_ARGUMENT');
     index.dispose(); // twice is harmless
   });

@@ -69,7 +69,7 @@ export interface MatcherStats {
   seedBytes: number;
   /** Windows whose key passed both filters (each costs a bucket probe). */
   filterPasses: number;
-  /** Windows whose key is some block's (each costs a bucket walk). */
+  /** Windows whose key's tag is that of some block in its bucket (each costs a bucket walk). */
   filterHits: number;
   /** Windows whose strong digest was compared (some digests were computed ahead, several per pass). */
   strongChecks: number;
@@ -379,7 +379,7 @@ export class Matcher {
         const w0 = ((sums[0]! << 16) | sums[1]!) & mask;
         const w1 = pairs ? ((sums[2]! << 16) | sums[3]!) & mask : 0;
         const key = lookupKey(w0, w1);
-        if (hasKey(lookup, key)) jump = this.tryBucket(x, key, w0, w1, sink);
+        if (hasTag(lookup, key)) jump = this.tryBucket(x, key, w0, w1, sink);
         if (jump === 0) {
           roll(buf, x, bs, shift, pairs, sums);
           x++;
@@ -423,7 +423,7 @@ export class Matcher {
   private tryBucket(x: number, key: number, w0: number, w1: number, sink: MatchSink): number {
     this.stats.filterHits++;
     this.next = -1;
-    const { bucketStart, bucketEnd, entries, keys, tableShift } = this.lookup;
+    const { bucketStart, bucketEnd, entries, tags, tableShift } = this.lookup;
     const { weak, blockCount } = this.checksums;
     const present = this.state.present;
     const pairs = this.pairs;
@@ -436,7 +436,7 @@ export class Matcher {
     for (let r = kept; r < end; r++) {
       const id = entries[r]!;
       if (present[id] === 1) continue; // found since: drop it from the bucket
-      keys[kept] = keys[r]!;
+      tags[kept] = tags[r]!;
       entries[kept++] = id;
       if (weak[id] !== w0 || (pairs && weak[id + 1] !== w1)) continue;
       if (d0 < 0) d0 = this.digest(x);
@@ -507,12 +507,13 @@ export class Matcher {
   }
 }
 
-/** True when the key's bucket holds an entry with exactly this key. */
-function hasKey(lookup: BucketLookup, key: number): boolean {
+/** True when the key's bucket holds an entry with this key's tag (keyTag). */
+function hasTag(lookup: BucketLookup, key: number): boolean {
   const b = key >>> lookup.tableShift;
-  const { keys } = lookup;
+  const tag = key & 0xffff;
+  const { tags } = lookup;
   const end = lookup.bucketEnd[b]!;
-  for (let r = lookup.bucketStart[b]!; r < end; r++) if (keys[r] === key) return true;
+  for (let r = lookup.bucketStart[b]!; r < end; r++) if (tags[r] === tag) return true;
   return false;
 }
 
