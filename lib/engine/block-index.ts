@@ -44,9 +44,10 @@ export function filterMask(key: number): number {
 }
 
 /**
- * A key's low 16 bits, kept beside its entry in the buckets. The bucket is
- * picked by the key's top bits (at most 20 of them), so the tag tells apart
- * keys that share a bucket.
+ * A key's low 16 bits, kept beside its entry in the buckets, whose top bits
+ * pick the bucket: from 16 table bits up, bucket and tag together are the
+ * whole key, so the test is exact; below that a tag can only let a window
+ * through to tryBucket, which compares the sums themselves.
  */
 export function keyTag(key: number): number {
   return key & 0xffff;
@@ -181,7 +182,7 @@ export class BlockIndex implements BucketLookup {
 
   /**
    * Frees the index's arrays now: a sync's scan is over and its fetch is
-   * about to allocate (a quarter million blocks hold 5 MB in each scanning
+   * about to allocate (a quarter million blocks hold 3.4 MB in each scanning
    * thread, which a GC frees only when the heap is full enough). The index and
    * every Matcher on it are of no use after this: lookupFor() and the
    * matchers' writes throw.

@@ -146,7 +146,7 @@ export class ControlSync extends EventEmitter {
         if (state.complete) break;
         reports.push(await this.matchSeed(seed.path, seed.size, index, state, handle, split(seed.size) ? helper : undefined));
       }
-      // Its memory back for the fetch (about 20 bytes a block), now rather than
+      // Its memory back for the fetch (13-18 bytes a block), now rather than
       // at a GC; this function's variables live until the sync returns.
       index.dispose();
       index = undefined;

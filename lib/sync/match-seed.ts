@@ -83,7 +83,7 @@ export async function matchSeed(path: string, index: BlockIndex, state: TargetSt
   let pending = 0;
   let foundIds = new Int32Array(256);
   let foundAt = new Int32Array(256);
-  const foundBufs: Buffer[] = [];
+  const foundBufs: Array<Buffer | undefined> = [];
   const collect: MatchSink = writer.direct
     ? (index, _seedOffset, buf, at) => {
         bytesReused += blockBytes(params, index);
@@ -105,6 +105,7 @@ export async function matchSeed(path: string, index: BlockIndex, state: TargetSt
       bytesReused += blockBytes(params, index);
       blocks++;
       const wait = writer.addFrom(index, foundBufs[i]!, foundAt[i]!);
+      foundBufs[i] = undefined; // no chunk kept alive past its turn
       if (wait) await wait;
     }
     pending = 0;
