@@ -140,8 +140,9 @@ export class BlockIndex implements BucketLookup {
   /**
    * Each entry's key's low 16 bits (keyTag), beside it: the window that passed
    * both filters by chance is turned away there, reading no more than its
-   * bucket (reading each entry's stored sums instead, at random, made the
-   * no-match scan of 1 GiB 5-15% slower). Half the memory of whole keys.
+   * bucket (reading each entry's stored sums instead, at random, looked 5-15%
+   * slower on the 1 GiB no-match scan, within a noisy machine's spread).
+   * Half the memory of whole keys.
    */
   readonly tags: Uint16Array;
   private readonly lookups = new WeakMap<TargetState, BucketLookup>();

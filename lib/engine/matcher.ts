@@ -2,7 +2,7 @@ import { rsumBlock, weakMask } from '../checksums/rsum.js';
 import { strongHasher, type StrongHasher } from '../checksums/strong.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { BlockChecksums } from './block-checksums.js';
-import { K0, K1, K2, lookupKey, type BlockIndex, type BucketLookup } from './block-index.js';
+import { K0, K1, K2, keyTag, lookupKey, type BlockIndex, type BucketLookup } from './block-index.js';
 import { log2Exact } from './params.js';
 import { TargetState } from './target-state.js';
 
@@ -510,7 +510,7 @@ export class Matcher {
 /** True when the key's bucket holds an entry with this key's tag (keyTag). */
 function hasTag(lookup: BucketLookup, key: number): boolean {
   const b = key >>> lookup.tableShift;
-  const tag = key & 0xffff;
+  const tag = keyTag(key);
   const { tags } = lookup;
   const end = lookup.bucketEnd[b]!;
   for (let r = lookup.bucketStart[b]!; r < end; r++) if (tags[r] === tag) return true;
