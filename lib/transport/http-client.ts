@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
-import { createSecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { AbortedError, InvalidArgumentError, ZsyncError } from '../errors.js';
 import { displayUrl } from './display-url.js';
 import { HttpError } from './errors.js';
+import { hangUp, HttpConnection, type Origin } from './http-connection.js';
+import { HttpResponse } from './http-response.js';
+import { ResponseParser, ResponseSyntaxError } from './response-parser.js';
+
+export { HttpResponse };
 
 export interface HttpClientOptions {
   /** Sockets per host, kept alive between requests. Default 4. */
@@ -30,25 +33,43 @@ export { AbortedError };
 
 const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET']);
 
+/** The sockets to one origin: the idle ones, and room for more. */
+interface Pool {
+  idle: HttpConnection[];
+  /** Sockets open, idle or busy. */
+  open: number;
+  /** Requests waiting for a socket. */
+  waiting: Array<() => void>;
+}
+
 /**
- * GET requests over keep-alive agents, redirects followed, a stall timeout, and
- * trust that only ever adds to Node's: the default store, NODE_EXTRA_CA_CERTS,
- * plus `ca`. A certificate error is final (never retried around).
+ * GET requests over HTTP/1.1 keep-alive connections of its own (at most
+ * `maxSockets` per origin), redirects followed, a stall timeout, and trust that
+ * only ever adds to Node's: the default store, NODE_EXTRA_CA_CERTS, plus `ca`.
+ * A certificate error is final (never retried around).
+ *
+ * Not node:http: its sockets copy each read into a buffer of its own, which a
+ * fetch of many MB turns into as many MB of malloc heap awaiting a GC. Ours
+ * read into a few buffers per connection that they reuse (http-connection.ts),
+ * and the body is parsed out of them in place (response-parser.ts).
  */
 export class HttpClient {
-  private readonly httpAgent: http.Agent;
-  private readonly httpsAgent: https.Agent;
+  private readonly pools = new Map<string, Pool>();
+  private readonly maxSockets: number;
+  private readonly secureContext: SecureContext | undefined;
+  private readonly insecure: boolean;
   private readonly stallTimeoutMs: number;
   private readonly maxRedirects: number;
   private readonly headers: Record<string, string>;
   private readonly auth: Record<string, string>;
+  /** Connections carrying a request or a response's body. */
+  private readonly busy = new Set<HttpConnection>();
+  private closed = false;
 
   constructor(options: HttpClientOptions = {}) {
-    const maxSockets = options.maxSockets ?? 4;
-    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets });
-    const tlsOptions: https.AgentOptions = { keepAlive: true, maxSockets };
+    this.maxSockets = Math.max(1, options.maxSockets ?? 4);
     if (options.ca !== undefined) {
-      // Passing `ca` to the agent would replace Node's store (the bundled roots,
+      // A `ca` option of its own would replace Node's store (the bundled roots,
       // or the system/OpenSSL store with --use-openssl-ca). Start from a default
       // context, which has that store, and add to it: the first addition gives
       // the context its own copy of the roots, which leaves out
@@ -60,29 +81,32 @@ export class HttpClient {
       const add = (context.context as { addCACert(cert: string): void }).addCACert.bind(context.context);
       if (extra !== undefined) for (const pem of pemCertificates(extra, false)) add(pem);
       for (const pem of pemCertificates(options.ca)) add(pem);
-      tlsOptions.secureContext = context;
+      this.secureContext = context;
     }
-    if (options.insecure === true) tlsOptions.rejectUnauthorized = false;
-    this.httpsAgent = new https.Agent(tlsOptions);
+    this.insecure = options.insecure === true;
     this.stallTimeoutMs = options.stallTimeoutMs ?? 10_000;
     this.maxRedirects = options.maxRedirects ?? 5;
-    this.headers = { 'user-agent': 'zsync-streams/0.1', ...options.headers };
+    this.headers = { 'user-agent': 'zsync-streams/0.1' };
+    for (const [name, value] of Object.entries(options.headers ?? {})) {
+      checkHeader(name, value);
+      this.headers[name.toLowerCase()] = value;
+    }
     this.auth = options.auth ?? {};
   }
 
   /**
    * Starts a GET and resolves with the response (after redirects) and its final
-   * URL. The body must be consumed or destroyed by the caller.
+   * URL. The body must be read to its end or the response destroyed.
    */
-  async get(url: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<{ response: IncomingMessage; url: string }> {
+  async get(url: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<{ response: HttpResponse; url: string }> {
     let current = url;
     const origin = new URL(url);
     let credentials = true;
     for (let hop = 0; ; hop++) {
       const response = await this.once(current, headers, signal, credentials);
-      const status = response.statusCode ?? 0;
+      const status = response.statusCode;
       const location = response.headers.location;
-      if (status >= 300 && status < 400 && status !== 304 && location !== undefined) {
+      if (status >= 300 && status < 400 && status !== 304 && typeof location === 'string') {
         response.resume();
         if (hop >= this.maxRedirects) throw new HttpError('ERR_ZSYNC_HTTP_REDIRECTS', `more than ${this.maxRedirects} redirects from ${displayUrl(url)}`, { url: displayUrl(url), status });
         const next = new URL(location, current);
@@ -100,44 +124,130 @@ export class HttpClient {
     }
   }
 
+  /** Closes every connection, busy or idle; requests in progress fail. */
   close(): void {
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.closed = true;
+    for (const pool of this.pools.values()) {
+      for (const c of pool.idle) c.destroy();
+      pool.idle.length = 0;
+      for (const wake of pool.waiting.splice(0)) wake();
+    }
+    for (const c of this.busy) c.destroy();
   }
 
-  private once(url: string, headers: Record<string, string>, signal: AbortSignal | undefined, withCredentials: boolean): Promise<IncomingMessage> {
+  private async once(url: string, headers: Record<string, string>, signal: AbortSignal | undefined, withCredentials: boolean): Promise<HttpResponse> {
     const target = new URL(url);
     const isHttps = target.protocol === 'https:';
     if (!isHttps && target.protocol !== 'http:') {
-      return Promise.reject(new HttpError('ERR_ZSYNC_HTTP_PROTOCOL', `unsupported protocol ${target.protocol} in ${displayUrl(url)}`, { url: displayUrl(url) }));
+      throw new HttpError('ERR_ZSYNC_HTTP_PROTOCOL', `unsupported protocol ${target.protocol} in ${displayUrl(url)}`, { url: displayUrl(url) });
     }
-    if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason));
+    if (signal?.aborted) throw new AbortedError(signal.reason);
+    const head = this.requestHead(target, headers, withCredentials);
+    const origin: Origin = { https: isHttps, host: target.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(target.port || (isHttps ? 443 : 80)) };
+    const stall = (): Error => new HttpError('ERR_ZSYNC_HTTP_STALL', `no data from ${displayUrl(url)} for ${this.stallTimeoutMs} ms`, { url: displayUrl(url), retryable: true });
+    // A kept-alive connection the server has just closed fails before any
+    // byte of an answer: the request goes again, once, on a new connection
+    // (a GET may be repeated), as browsers and undici do.
+    for (let attempt = 0; ; attempt++) {
+      const connection = await this.acquire(origin, signal).catch((err: unknown) => {
+        throw classify(err, url, signal);
+      });
+      const reused = connection.served > 0;
+      try {
+        connection.send(head, this.stallTimeoutMs, stall, signal);
+        const parser = new ResponseParser();
+        while (parser.head === undefined) {
+          if (connection.buffer === undefined) {
+            if (!(await connection.fill())) throw hangUp();
+            continue;
+          }
+          connection.advance(parser.feed(connection.buffer, connection.pos, connection.end));
+        }
+        return new HttpResponse(parser.head, connection, parser, this.releaser);
+      } catch (err) {
+        this.releaser(connection, false);
+        if (reused && !connection.answered && attempt === 0 && !signal?.aborted && isReset(err)) continue;
+        if (err instanceof ResponseSyntaxError) throw new HttpError(err.code, `${displayUrl(url)}: ${err.message}`, { url: displayUrl(url), cause: err });
+        throw classify(err, url, signal);
+      }
+    }
+  }
+
+  /** The request's head: the request line, Host, our headers, credentials, the caller's headers. */
+  private requestHead(target: URL, headers: Record<string, string>, withCredentials: boolean): string {
+    const all: Record<string, string> = { host: target.host, ...this.headers };
     // Credentials go only to the host they were given for (and survive no redirect elsewhere).
     const credentials = withCredentials ? (this.auth[target.host] ?? this.auth[target.hostname]) : undefined;
-    const authorization: Record<string, string> = credentials === undefined ? {} : { authorization: `Basic ${Buffer.from(credentials).toString('base64')}` };
-    return new Promise((resolve, reject) => {
-      const request = (isHttps ? https : http).request(target, {
-        method: 'GET',
-        agent: isHttps ? this.httpsAgent : this.httpAgent,
-        headers: { ...this.headers, ...authorization, ...headers },
-        ...(signal ? { signal } : {}),
-      });
-      let response: IncomingMessage | undefined;
-      request.setTimeout(this.stallTimeoutMs, () => {
-        const stall = new HttpError('ERR_ZSYNC_HTTP_STALL', `no data from ${displayUrl(url)} for ${this.stallTimeoutMs} ms`, { url: displayUrl(url), retryable: true });
-        // Once the headers are in, the body reader sees the response's error, not
-        // the request's: give it the stall, not a bare "aborted".
-        response?.destroy(stall);
-        request.destroy(stall);
-      });
-      request.once('response', (r: IncomingMessage) => {
-        response = r;
-        resolve(r);
-      });
-      request.once('error', (err) => reject(classify(err, url, signal)));
-      request.end();
-    });
+    if (credentials !== undefined) all.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
+    else if (target.username !== '' || target.password !== '') {
+      all.authorization = `Basic ${Buffer.from(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`).toString('base64')}`;
+    }
+    for (const [name, value] of Object.entries(headers)) {
+      checkHeader(name, value);
+      all[name.toLowerCase()] = value;
+    }
+    let head = `GET ${target.pathname}${target.search} HTTP/1.1\r\n`;
+    for (const [name, value] of Object.entries(all)) head += `${name}: ${value}\r\n`;
+    return `${head}\r\n`;
   }
+
+  /** A connection to `origin`: an idle one, a new one within maxSockets, or the next one freed. */
+  private async acquire(origin: Origin, signal: AbortSignal | undefined): Promise<HttpConnection> {
+    const key = poolKey(origin);
+    let pool = this.pools.get(key);
+    if (!pool) this.pools.set(key, (pool = { idle: [], open: 0, waiting: [] }));
+    for (;;) {
+      if (this.closed) throw new HttpError('ERR_ZSYNC_CLOSED', 'the HTTP client was closed', { url: key });
+      if (signal?.aborted) throw new AbortedError(signal.reason);
+      const idle = pool.idle.pop();
+      if (idle !== undefined) {
+        if (!idle.usable) continue;
+        this.busy.add(idle);
+        return idle;
+      }
+      if (pool.open < this.maxSockets) {
+        const c = new HttpConnection(origin, { ...(this.secureContext ? { secureContext: this.secureContext } : {}), insecure: this.insecure });
+        pool.open++;
+        const p = pool;
+        c.whenClosed(() => {
+          p.open--;
+          const at = p.idle.indexOf(c);
+          if (at >= 0) p.idle.splice(at, 1);
+          this.busy.delete(c);
+          p.waiting.shift()?.();
+        });
+        this.busy.add(c);
+        return c;
+      }
+      await new Promise<void>((resolve, reject) => {
+        const wake = (): void => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        const onAbort = (): void => {
+          const at = pool.waiting.indexOf(wake);
+          if (at >= 0) pool.waiting.splice(at, 1);
+          reject(new AbortedError(signal?.reason));
+        };
+        pool.waiting.push(wake);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    }
+  }
+
+  /** Where a response leaves its connection: back in its pool, or closed (which frees its place). */
+  private readonly releaser = (connection: HttpConnection, reusable: boolean): void => {
+    if (!this.busy.delete(connection)) return;
+    const pool = this.pools.get(poolKey(connection.origin));
+    if (!reusable || this.closed || !connection.usable || pool === undefined) {
+      connection.destroy();
+      return;
+    }
+    connection.served++;
+    connection.rest();
+    pool.idle.push(connection);
+    pool.waiting.shift()?.();
+  };
 }
 
 /** Turns a socket/TLS error into a coded HttpError that says whether a retry may help. */
@@ -164,6 +274,22 @@ export function httpClientOptions(o: HttpClientOptions): HttpClientOptions {
   if (o.headers !== undefined) c.headers = o.headers;
   if (o.auth !== undefined) c.auth = o.auth;
   return c;
+}
+
+/** Refuses a header that would break the request (a CR or LF smuggled into it), as node:http does. */
+function checkHeader(name: string, value: string): void {
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) throw new InvalidArgumentError(`invalid HTTP header name ${JSON.stringify(name)}`);
+  if (/[\r\n\0]/.test(value)) throw new InvalidArgumentError(`invalid character in the value of HTTP header ${name}`);
+}
+
+function poolKey(origin: Origin): string {
+  return `${origin.https ? 'https' : 'http'}://${origin.host}:${origin.port}`;
+}
+
+/** A connection reset or closed under a request: what a stale keep-alive connection does. */
+function isReset(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 /** Every PEM certificate in the given buffers or strings. */

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { RemoteChunk } from '../engine/block-assembler.js';
 import type { ByteRange } from '../engine/target-state.js';
@@ -7,7 +6,7 @@ import { parseContentRange, type ContentRange } from './content-range.js';
 import { TruncatedInputError } from '../errors.js';
 import { displayUrl } from './display-url.js';
 import { HttpError, MultipartError } from './errors.js';
-import { AbortedError, classify, HttpClient, httpClientOptions, type HttpClientOptions } from './http-client.js';
+import { AbortedError, classify, HttpClient, httpClientOptions, type HttpClientOptions, type HttpResponse } from './http-client.js';
 import { MultipartDecoder } from './multipart-decoder.js';
 import { mergeRanges, Wanted } from './range-plan.js';
 
@@ -332,7 +331,7 @@ export class HttpRangeFetcher {
     const { response } = got;
     const url = displayUrl(got.url);
     try {
-      const status = response.statusCode ?? 0;
+      const status = response.statusCode;
       if (status === 206 || status === 200) this.pin(mirror, response, url);
       if (status === 206) {
         await this.partial(mirror, job, wanted, response, url, deliver, signal);
@@ -354,7 +353,7 @@ export class HttpRangeFetcher {
         }
         if (this.mirrors.every((m) => m.dead)) throw new HttpError('ERR_ZSYNC_HTTP_STATUS', `${url} answered ${status}`, { url, status });
       } else {
-        throw new HttpError('ERR_ZSYNC_HTTP_STATUS', `${url} answered ${status} ${response.statusMessage ?? ''}`.trim(), { url, status, retryable: status >= 500 || status === 408 || status === 429 });
+        throw new HttpError('ERR_ZSYNC_HTTP_STATUS', `${url} answered ${status} ${response.statusMessage}`.trim(), { url, status, retryable: status >= 500 || status === 408 || status === 429 });
       }
     } finally {
       // Ends the exchange; a complete response keeps its keep-alive connection.
@@ -363,7 +362,7 @@ export class HttpRangeFetcher {
   }
 
   /** A 206: one range in the body, or several as multipart/byteranges. */
-  private async partial(mirror: Mirror, job: Job, wanted: Wanted, response: IncomingMessage, url: string, deliver: Deliver, signal: AbortSignal): Promise<void> {
+  private async partial(mirror: Mirror, job: Job, wanted: Wanted, response: HttpResponse, url: string, deliver: Deliver, signal: AbortSignal): Promise<void> {
     const type = response.headers['content-type'] ?? '';
     const boundary = /^\s*multipart\/byteranges\s*;.*boundary\s*=\s*"?([^";]+)"?/i.exec(type)?.[1];
     if (boundary !== undefined) {
@@ -374,7 +373,7 @@ export class HttpRangeFetcher {
     if (!range) throw new HttpError('ERR_ZSYNC_HTTP_BAD_RANGE', `206 from ${url} without a usable Content-Range`, { url, status: 206 });
     this.checkRange(range, wanted, url);
     let offset = range.start;
-    for await (const b of response as AsyncIterable<Buffer>) {
+    for await (const b of response.chunks()) {
       this.stats.bytesOnWire += b.length;
       const piece = b.subarray(0, Math.max(0, range.end - offset));
       if (piece.length > 0) await this.take({ offset, data: piece }, wanted, deliver, signal);
@@ -388,7 +387,7 @@ export class HttpRangeFetcher {
     if (job.items.length > 1 && !wanted.empty) this.adapt(mirror, 1, `one range answered to ${job.items.length}`);
   }
 
-  private async multipart(mirror: Mirror, job: Job, wanted: Wanted, response: IncomingMessage, url: string, boundary: string, deliver: Deliver, signal: AbortSignal): Promise<void> {
+  private async multipart(mirror: Mirror, job: Job, wanted: Wanted, response: HttpResponse, url: string, boundary: string, deliver: Deliver, signal: AbortSignal): Promise<void> {
     const parser = new MultipartDecoder({ boundary, onPart: (range) => this.checkRange(range, wanted, url) });
     // Each chunk of the body is decoded, and its part data taken (awaited: the
     // consumer's backpressure), before the next is read; the views of the chunk
@@ -398,7 +397,7 @@ export class HttpRangeFetcher {
       ready.push(chunk);
     };
     try {
-      for await (const b of response as AsyncIterable<Buffer>) {
+      for await (const b of response.chunks()) {
         this.stats.bytesOnWire += b.length;
         parser.write(b, collect);
         for (const chunk of ready) await this.take(chunk, wanted, deliver, signal);
@@ -423,7 +422,7 @@ export class HttpRangeFetcher {
   }
 
   /** A 200: the server ignored Range. Take every wanted byte from this one body, and stop early. */
-  private async whole(mirror: Mirror, job: Job, wanted: Wanted, response: IncomingMessage, url: string, deliver: Deliver, signal: AbortSignal): Promise<void> {
+  private async whole(mirror: Mirror, job: Job, wanted: Wanted, response: HttpResponse, url: string, deliver: Deliver, signal: AbortSignal): Promise<void> {
     const length = Number(header(response, 'content-length') ?? NaN);
     if (this.options.length !== undefined && Number.isFinite(length) && length !== this.options.length) {
       throw new HttpError('ERR_ZSYNC_REMOTE_CHANGED', `${url} is ${length} bytes, the control file says ${this.options.length}`, { url, status: 200 });
@@ -436,7 +435,7 @@ export class HttpRangeFetcher {
       job.items = [...job.items, ...queued].sort((a, b) => a.start - b.start);
     }
     let offset = 0;
-    for await (const b of response as AsyncIterable<Buffer>) {
+    for await (const b of response.chunks()) {
       this.stats.bytesOnWire += b.length;
       await this.take({ offset, data: b }, wanted, deliver, signal);
       offset += b.length;
@@ -464,7 +463,7 @@ export class HttpRangeFetcher {
     }
   }
 
-  private pin(mirror: Mirror, response: IncomingMessage, url: string): void {
+  private pin(mirror: Mirror, response: HttpResponse, url: string): void {
     const etag = header(response, 'etag');
     const lastModified = header(response, 'last-modified');
     if (mirror.etag !== undefined && etag !== undefined && etag !== mirror.etag) {
@@ -489,7 +488,7 @@ export class HttpRangeFetcher {
   }
 }
 
-function header(response: IncomingMessage, name: string): string | undefined {
+function header(response: HttpResponse, name: string): string | undefined {
   const v = response.headers[name];
   return Array.isArray(v) ? v[0] : v;
 }
