@@ -156,12 +156,9 @@ export class BlockIndex implements BucketLookup {
     this.checksums = checksums;
     const indexed = checksums.params.seqMatches === 2 ? Math.max(0, checksums.blockCount - 1) : checksums.blockCount;
     const filterBits = filterBitsFor(indexed, FILTER_BITS_PER_BLOCK, MAX_FILTER_BITS, FILTER_BITS_PER_BLOCK_BIG);
-    this.filterShift = 32 - (filterBits - 5);
-    this.filter = new Int32Array(2 ** (filterBits - 5));
     const confirmBits = filterBitsFor(indexed, FILTER_BITS_PER_BLOCK, MAX_CONFIRM_BITS, CONFIRM_BITS_PER_BLOCK_BIG);
+    this.filterShift = 32 - (filterBits - 5);
     this.confirmShift = 32 - (confirmBits - 5);
-    this.confirm = new Int32Array(2 ** (confirmBits - 5));
-
     // Two to four blocks per bucket: a bucket is walked only for the few
     // windows that pass both filters (about 0.1-0.2% of a seed's that match
     // nothing) and at the start of each run of matches, and the table costs 8
@@ -169,7 +166,28 @@ export class BlockIndex implements BucketLookup {
     // 1 GiB sync's two threads).
     const tableBits = Math.max(1, Math.floor(Math.log2(indexed + 1)) - 1);
     this.tableShift = 32 - tableBits;
-    const buckets = buildBuckets(checksums, this.tableShift, this);
+    // Every array in one allocation, which dispose() gives back whole. Six of
+    // them, of 0.25-1 MB each, went where glibc's malloc put them: once it has
+    // freed a big block it raises the size it maps on its own to that block's,
+    // so smaller arrays (the filters, tags...) came from its heaps and stayed
+    // resident after they were freed (4-6 MB of a 1 GiB sync's peak RSS). One
+    // block of 1-4 MB is mapped on its own, and unmapped when freed.
+    const words = [2 ** (filterBits - 5), 2 ** (confirmBits - 5), 2 ** tableBits + 1, 2 ** tableBits, indexed];
+    const block = new ArrayBuffer(words.reduce((a, n) => a + 4 * n, 0) + 2 * indexed);
+    let at = 0;
+    const take = (n: number): number => {
+      const from = at;
+      at += 4 * n;
+      return from;
+    };
+    this.filter = new Int32Array(block, take(words[0]!), words[0]!);
+    this.confirm = new Int32Array(block, take(words[1]!), words[1]!);
+    const buckets = buildBuckets(checksums, this.tableShift, this, {
+      bucketStart: new Uint32Array(block, take(words[2]!), words[2]!),
+      bucketEnd: new Uint32Array(block, take(words[3]!), words[3]!),
+      entries: new Int32Array(block, take(words[4]!), words[4]!),
+      tags: new Uint16Array(block, at, indexed),
+    });
     this.bucketStart = buckets.bucketStart;
     this.bucketEnd = buckets.bucketEnd;
     this.entries = buckets.entries;
@@ -237,21 +255,25 @@ function release(buffers: ArrayBufferLike[]): void {
   port2.close();
 }
 
+type Buckets = Pick<BucketLookup, 'bucketStart' | 'bucketEnd' | 'entries' | 'tags'>;
+
 /**
  * Buckets of block ids by lookup key, as one flat array (a counting sort), each
  * bucket in ascending block order, with each key's tag beside its id.
  * Deterministic: built again from the same checksums, they are the same. The
  * first build fills the index's filter too, in the same pass over the keys.
  */
-function buildBuckets(checksums: BlockChecksums, tableShift: number, filling?: Pick<BucketLookup, 'filter' | 'filterShift' | 'confirm' | 'confirmShift'>): Pick<BucketLookup, 'bucketStart' | 'bucketEnd' | 'entries' | 'tags'> {
+function buildBuckets(checksums: BlockChecksums, tableShift: number, filling?: Pick<BucketLookup, 'filter' | 'filterShift' | 'confirm' | 'confirmShift'>, into?: Buckets): Buckets {
   const { weak, blockCount } = checksums;
   const pairs = checksums.params.seqMatches === 2;
   const indexed = pairs ? Math.max(0, blockCount - 1) : blockCount;
   const tableSize = 2 ** (32 - tableShift);
-  const bucketStart = new Uint32Array(tableSize + 1);
-  const bucketEnd = new Uint32Array(tableSize);
-  const entries = new Int32Array(indexed);
-  const tags = new Uint16Array(indexed);
+  const { bucketStart, bucketEnd, entries, tags } = into ?? {
+    bucketStart: new Uint32Array(tableSize + 1),
+    bucketEnd: new Uint32Array(tableSize),
+    entries: new Int32Array(indexed),
+    tags: new Uint16Array(indexed),
+  };
   for (let id = 0; id < indexed; id++) {
     const key = lookupKey(weak[id]!, pairs ? weak[id + 1]! : 0);
     if (filling) {

@@ -84,9 +84,11 @@ async function handle(msg: Message): Promise<void> {
         parentPort!.postMessage({ progress: n });
       },
     });
-    const found: number[] = [];
-    for (let i = 0; i < present.length; i++) if (present[i] === 1 && before[i] === 0) found.push(i);
-    const list = Int32Array.from(found);
+    // Counted, then listed: no array grown block by block (127 000 found at 1 GiB).
+    let added = 0;
+    for (let i = 0; i < present.length; i++) if (present[i] === 1 && before[i] === 0) added++;
+    const list = new Int32Array(added);
+    for (let i = 0, k = 0; k < added; i++) if (present[i] === 1 && before[i] === 0) list[k++] = i;
     parentPort!.postMessage({ found: list, bytesRead }, [list.buffer]);
   } else if ('done' in msg) {
     // Scanning is over: let go of the working file and of the index (its
