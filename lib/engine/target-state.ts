@@ -1,5 +1,4 @@
 import type { BlockChecksums } from './block-checksums.js';
-import { blocksToRanges } from './params.js';
 
 /** A byte range of the target, [start, end). */
 export interface ByteRange {
@@ -74,13 +73,28 @@ export class TargetState {
    * one cut at the file's length: what a transport must fetch.
    */
   missingRanges(): ByteRange[] {
-    return blocksToRanges(this.checksums.params, this.missingBlocks());
+    // One pass over `present`, one object per range: no list of block numbers
+    // between (a sync's fetch starts with these, and what it allocates then
+    // lives through the fetch: enough of it, at 1 GiB, to bring on a full GC).
+    const { blockSize, length } = this.checksums.params;
+    const p = this.present;
+    const out: ByteRange[] = [];
+    for (let i = 0; i < p.length; i++) {
+      if (p[i] !== 0) continue;
+      let j = i + 1;
+      while (j < p.length && p[j] === 0) j++;
+      out.push({ start: i * blockSize, end: Math.min(j * blockSize, length) });
+      i = j;
+    }
+    return out;
   }
 
   /** Bytes of the target still missing. */
   missingBytes(): number {
+    const { blockSize, length } = this.checksums.params;
+    const p = this.present;
     let n = 0;
-    for (const r of this.missingRanges()) n += r.end - r.start;
+    for (let i = 0; i < p.length; i++) if (p[i] === 0) n += Math.min((i + 1) * blockSize, length) - i * blockSize;
     return n;
   }
 }

@@ -13,7 +13,6 @@ import { BlockIndex } from '../engine/block-index.js';
 import { BlockAssembler } from '../engine/block-assembler.js';
 import { writeFully } from '../engine/positional.js';
 import { TargetState } from '../engine/target-state.js';
-import { Wanted } from '../transport/range-plan.js';
 import type { FetchStats } from '../transport/range-fetcher.js';
 import { IncompleteError } from './errors.js';
 import { verifyFileHashes } from './file-digest.js';
@@ -273,20 +272,22 @@ export class ControlSync extends EventEmitter {
     const writer = syncWriter(out.fd);
     let bad: Error | undefined;
     const missing = state.missingRanges();
-    const total = missing.reduce((n, r) => n + r.end - r.start, 0);
-    // Progress counts the missing bytes only, not the gaps the fetcher merged in.
-    const left = new Wanted(missing);
+    let total = 0;
+    for (const r of missing) total += r.end - r.start;
+    // Progress counts the bytes of the blocks written, so never the gaps the
+    // fetcher merged in, nor a block twice.
     let done = 0;
     const stats = await source.fetch(missing, async (chunk) => {
       const { runs, bad: refused } = assembler.accept(chunk);
       // Good blocks are written even when a neighbour was bad: nothing fetched is wasted.
       // A block is marked present once written (the hasher reads back what is present).
-      for (const run of runs) {
+      for (let r = 0; r < runs.length; r++) {
+        const run = runs[r]!;
         await writeFully(writer, run.data, run.position);
-        for (const b of run.blocks) state.add(b);
+        for (let k = 0; k < run.blocks.length; k++) state.add(run.blocks[k]!);
+        done += run.data.length;
       }
       if (refused.length > 0) bad = refused[refused.length - 1];
-      for (const p of left.take(chunk.offset, chunk.offset + chunk.data.length)) done += p.end - p.start;
       hasher?.follow(state);
       this.progress({ phase: 'fetch', done, total });
     }, { attempts: round });

@@ -8,7 +8,7 @@ import { displayUrl } from './display-url.js';
 import { HttpError, MultipartError } from './errors.js';
 import { AbortedError, classify, HttpClient, httpClientOptions, type HttpClientOptions, type HttpResponse } from './http-client.js';
 import { MultipartDecoder } from './multipart-decoder.js';
-import { mergeRanges, Wanted } from './range-plan.js';
+import { mergeInto, Wanted } from './range-plan.js';
 
 export interface RangeFetcherOptions extends HttpClientOptions {
   /** Length of the file on the server, checked against every answer. */
@@ -138,7 +138,8 @@ export class HttpRangeFetcher {
     // every other request, so that fetch() settles at once.
     const internal = new AbortController();
     const signal = this.options.signal ? AbortSignal.any([this.options.signal, internal.signal]) : internal.signal;
-    this.queue = mergeRanges(ranges, this.options.mergeGap ?? 256).map((r): Item => ({ start: r.start, end: r.end, attempts: call.attempts ?? 0, tried: undefined, avoid: undefined }));
+    const attempts = call.attempts ?? 0;
+    this.queue = mergeInto(ranges, this.options.mergeGap ?? 256, (start, end): Item => ({ start, end, attempts, tried: undefined, avoid: undefined }));
     const concurrency = Math.max(1, this.options.concurrency ?? 4);
     const running = new Set<Promise<void>>();
     let failed = false;

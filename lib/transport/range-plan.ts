@@ -6,13 +6,37 @@ import type { ByteRange } from '../engine/target-state.js';
  * 80-100 bytes of headers). Input sorted or not; output sorted, disjoint.
  */
 export function mergeRanges(ranges: readonly ByteRange[], gap: number): ByteRange[] {
-  const sorted = ranges.filter((r) => r.end > r.start).map((r) => ({ start: r.start, end: r.end })).sort((a, b) => a.start - b.start);
-  const out: ByteRange[] = [];
-  for (const r of sorted) {
-    const last = out[out.length - 1];
-    if (last && r.start - last.end <= gap) last.end = Math.max(last.end, r.end);
-    else out.push(r);
+  return mergeInto(ranges, gap, (start, end) => ({ start, end }));
+}
+
+/**
+ * mergeRanges, making each output range with `make` (so that a caller that
+ * wants more fields builds its objects once). Sorted input (the usual case) is
+ * not copied to be sorted.
+ */
+export function mergeInto<T extends ByteRange>(ranges: readonly ByteRange[], gap: number, make: (start: number, end: number) => T): T[] {
+  let sorted = ranges;
+  for (let i = 1; i < ranges.length; i++) {
+    if (ranges[i]!.start < ranges[i - 1]!.start) {
+      sorted = [...ranges].sort((a, b) => a.start - b.start);
+      break;
+    }
   }
+  const out: T[] = [];
+  let start = 0;
+  let end = -1;
+  for (let i = 0; i < sorted.length; i++) {
+    const r = sorted[i]!;
+    if (r.end <= r.start) continue;
+    if (end >= 0 && r.start - end <= gap) {
+      end = Math.max(end, r.end);
+      continue;
+    }
+    if (end >= 0) out.push(make(start, end));
+    start = r.start;
+    end = r.end;
+  }
+  if (end >= 0) out.push(make(start, end));
   return out;
 }
 
