@@ -59,12 +59,14 @@ async function loadRemote(url: string, client: HttpClient, options: LoadControlO
     response.resume();
     throw new ControlFileUnavailableError(displayUrl(url), new Error(`server answered ${status} ${response.statusMessage ?? ''}`.trim()));
   }
-  if (options.keep === undefined) return { ...(await parseFrom(response, displayUrl(url))), baseUrl, notModified: false };
+  // Views of the connection's buffers, not copies: the parser copies what it
+  // keeps, and the kept copy's write is waited for before the next chunk.
+  if (options.keep === undefined) return { ...(await parseFrom(response.chunks(), displayUrl(url))), baseUrl, notModified: false };
   // Parse and keep at once; the kept copy replaces the old one only if it parsed.
   const temp = `${options.keep}.tmp-${process.pid}`;
   const out = createWriteStream(temp);
   try {
-    const parsed = await parseFrom(response, displayUrl(url), (chunk) => new Promise<void>((ok, fail) => out.write(chunk, (e) => (e ? fail(e) : ok()))));
+    const parsed = await parseFrom(response.chunks(), displayUrl(url), (chunk) => new Promise<void>((ok, fail) => out.write(chunk, (e) => (e ? fail(e) : ok()))));
     await new Promise<void>((ok, fail) => out.end((e?: Error | null) => (e ? fail(e) : ok())));
     await rename(temp, options.keep);
     const lastModified = response.headers['last-modified'];
