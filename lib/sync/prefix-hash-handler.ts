@@ -12,11 +12,11 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
+import { threadReadBuffer } from './thread-read-buffer.js';
 
 export type PrefixHashMessage = { open: string; algorithms: string[] } | { upTo: number } | { finish: number };
 export type PrefixHashReply = { ok: true; digests: string[] } | { ok: false; message: string };
 
-const READ = 1 << 20;
 
 export function isPrefixHashMessage(msg: object): msg is PrefixHashMessage {
   return 'open' in msg || 'upTo' in msg || 'finish' in msg;
@@ -24,7 +24,7 @@ export function isPrefixHashMessage(msg: object): msg is PrefixHashMessage {
 
 /** A handler for one file's messages, replying through `post`. */
 export function prefixHashHandler(post: (reply: PrefixHashReply) => void): (msg: PrefixHashMessage) => void {
-  const buf = Buffer.allocUnsafe(READ);
+  const buf = threadReadBuffer();
   let fd = -1;
   let hashes: Hash[] = [];
   let hashed = 0;
@@ -32,7 +32,7 @@ export function prefixHashHandler(post: (reply: PrefixHashReply) => void): (msg:
   /** Hashes the bytes [hashed, end). Synchronous reads: the thread has nothing else to do. */
   const hashTo = (end: number): void => {
     while (hashed < end) {
-      const n = readSync(fd, buf, 0, Math.min(READ, end - hashed), hashed);
+      const n = readSync(fd, buf, 0, Math.min(buf.length, end - hashed), hashed);
       if (n === 0) throw new Error(`the file ended at ${hashed}, expected ${end} bytes`);
       const view = buf.subarray(0, n);
       for (const h of hashes) h.update(view);

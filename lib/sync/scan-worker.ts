@@ -26,6 +26,7 @@ import { TargetState } from '../engine/target-state.js';
 import { matchSeed, type SeedStretch } from './match-seed.js';
 import { readChunksSync, syncWriter } from './sync-io.js';
 import { SegmentClaims } from './segment-claims.js';
+import { threadReadBuffer } from './thread-read-buffer.js';
 import { isPrefixHashMessage, prefixHashHandler, type PrefixHashMessage } from './prefix-hash-handler.js';
 import type { SeedSegments } from './split-scan.js';
 
@@ -60,7 +61,7 @@ async function handle(msg: Message): Promise<void> {
     for (let i = 0; i < present.length; i++) if (before[i] === 1) state!.add(i);
     const { size, segmentSize, count, overlap } = msg.scan.segments;
     const claims = new SegmentClaims(msg.scan.claims);
-    const buffer = Buffer.allocUnsafe(1 << 20);
+    const buffer = threadReadBuffer();
     let bytesRead = 0;
     // The segments this thread claims, as they are claimed: each from a few
     // windows before its start to a few beyond its end; the last one to the
