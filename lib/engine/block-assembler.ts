@@ -9,6 +9,15 @@ export interface RemoteChunk {
   data: Uint8Array;
 }
 
+/**
+ * Where a transport hands the chunks it receives. `data` is the transport's
+ * (often a view of a buffer it reuses): it is valid until the call returns,
+ * or until the returned promise settles, which also holds the transport back
+ * (backpressure). Returning nothing says the chunk is done with: a
+ * synchronous consumer costs no promise per chunk.
+ */
+export type ChunkSink = (chunk: RemoteChunk) => Promise<void> | void;
+
 /** A verified run of whole blocks, ready to be written at `position`. */
 export interface AssembledRun {
   position: number;

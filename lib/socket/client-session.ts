@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { ControlFileParser, type ControlFile, type ControlFileParserOptions } from '../control-file/parser.js';
-import type { RemoteChunk } from '../engine/block-assembler.js';
+import type { ChunkSink } from '../engine/block-assembler.js';
 import type { ByteRange } from '../engine/target-state.js';
 import type { RangeSource } from '../sync/range-source.js';
 import type { FetchStats } from '../transport/range-fetcher.js';
@@ -44,7 +44,7 @@ export interface AnnouncedVersion {
 interface Request {
   version: number;
   wanted: Wanted;
-  deliver: (chunk: RemoteChunk) => Promise<void>;
+  deliver: ChunkSink;
   stats: FetchStats;
   resolve: () => void;
   reject: (err: Error) => void;
@@ -155,7 +155,7 @@ export class ClientSession {
   }
 
   /** Asks for `ranges` of `version` and delivers them; rejects with StaleVersionError if the server moved on. */
-  async fetch(version: number, ranges: readonly ByteRange[], deliver: (chunk: RemoteChunk) => Promise<void>): Promise<FetchStats> {
+  async fetch(version: number, ranges: readonly ByteRange[], deliver: ChunkSink): Promise<FetchStats> {
     const stats: FetchStats = { requests: 0, bytesOnWire: 0, payloadBytes: 0, retries: 0, adaptations: [] };
     const per = rangesPerWant(this.maxWantBytes);
     const pending: Array<Promise<void>> = [];

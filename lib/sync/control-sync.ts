@@ -11,7 +11,7 @@ import { fileHashesOf } from '../control-file/header.js';
 import type { ControlFile } from '../control-file/parser.js';
 import { BlockIndex } from '../engine/block-index.js';
 import { BlockAssembler } from '../engine/block-assembler.js';
-import { writeFully } from '../engine/positional.js';
+import { writeFullySync } from '../engine/positional.js';
 import { TargetState } from '../engine/target-state.js';
 import type { FetchStats } from '../transport/range-fetcher.js';
 import { IncompleteError } from './errors.js';
@@ -277,13 +277,15 @@ export class ControlSync extends EventEmitter {
     // Progress counts the bytes of the blocks written, so never the gaps the
     // fetcher merged in, nor a block twice.
     let done = 0;
-    const stats = await source.fetch(missing, async (chunk) => {
+    // Synchronous, so that a chunk costs no promise (see ChunkSink).
+    const writeSync = writer.writeSync!;
+    const stats = await source.fetch(missing, (chunk) => {
       const { runs, bad: refused } = assembler.accept(chunk);
       // Good blocks are written even when a neighbour was bad: nothing fetched is wasted.
       // A block is marked present once written (the hasher reads back what is present).
       for (let r = 0; r < runs.length; r++) {
         const run = runs[r]!;
-        await writeFully(writer, run.data, run.position);
+        writeFullySync(writeSync, run.data, 0, run.data.length, run.position);
         for (let k = 0; k < run.blocks.length; k++) state.add(run.blocks[k]!);
         done += run.data.length;
       }

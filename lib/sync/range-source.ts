@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { pipeline } from 'node:stream/promises';
-import type { RemoteChunk } from '../engine/block-assembler.js';
+import type { ChunkSink, RemoteChunk } from '../engine/block-assembler.js';
 import type { ByteRange } from '../engine/target-state.js';
 import { TruncatedInputError } from '../errors.js';
 import { displayUrl } from '../transport/display-url.js';
@@ -13,7 +13,7 @@ import { HttpError } from '../transport/errors.js';
  * `fetch()` may be called more than once (refetch rounds); `close()` at the end.
  */
 export interface RangeSource {
-  fetch(ranges: readonly ByteRange[], deliver: (chunk: RemoteChunk) => Promise<void>, call?: FetchCallOptions): Promise<FetchStats>;
+  fetch(ranges: readonly ByteRange[], deliver: ChunkSink, call?: FetchCallOptions): Promise<FetchStats>;
   close(): void;
 }
 
@@ -37,7 +37,7 @@ export class LocalFileSource implements RangeSource {
 
   close(): void {}
 
-  async fetch(ranges: readonly ByteRange[], deliver: (chunk: RemoteChunk) => Promise<void>): Promise<FetchStats> {
+  async fetch(ranges: readonly ByteRange[], deliver: ChunkSink): Promise<FetchStats> {
     const stats: FetchStats = { requests: 0, bytesOnWire: 0, payloadBytes: 0, retries: 0, adaptations: [] };
     const handle = await open(this.path, 'r');
     try {

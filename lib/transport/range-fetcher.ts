@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { RemoteChunk } from '../engine/block-assembler.js';
+import type { ChunkSink, RemoteChunk } from '../engine/block-assembler.js';
 import type { ByteRange } from '../engine/target-state.js';
 
 import { parseContentRange, type ContentRange } from './content-range.js';
@@ -83,7 +83,7 @@ interface Job {
   items: Item[];
 }
 
-type Deliver = (chunk: RemoteChunk) => Promise<void>;
+type Deliver = ChunkSink;
 
 export const DEFAULT_MAX_RANGES = 128;
 
@@ -377,7 +377,8 @@ export class HttpRangeFetcher {
     for await (const b of response.chunks()) {
       this.stats.bytesOnWire += b.length;
       const piece = b.subarray(0, Math.max(0, range.end - offset));
-      if (piece.length > 0) await this.take({ offset, data: piece }, wanted, deliver, signal);
+      const pending = piece.length > 0 ? this.take({ offset, data: piece }, wanted, deliver, signal) : undefined;
+      if (pending) await pending;
       offset += b.length;
       // Everything announced is in: a body running on past it (or forever) is not read further.
       if (offset >= range.end && !response.complete) break;
@@ -401,7 +402,10 @@ export class HttpRangeFetcher {
       for await (const b of response.chunks()) {
         this.stats.bytesOnWire += b.length;
         parser.write(b, collect);
-        for (const chunk of ready) await this.take(chunk, wanted, deliver, signal);
+        for (let i = 0; i < ready.length; i++) {
+          const pending = this.take(ready[i]!, wanted, deliver, signal);
+          if (pending) await pending;
+        }
         ready.length = 0;
         // The body, up to the closing boundary: a body that runs on past it (or
         // forever) is not read further.
@@ -438,21 +442,38 @@ export class HttpRangeFetcher {
     let offset = 0;
     for await (const b of response.chunks()) {
       this.stats.bytesOnWire += b.length;
-      await this.take({ offset, data: b }, wanted, deliver, signal);
+      const pending = this.take({ offset, data: b }, wanted, deliver, signal);
+      if (pending) await pending;
       offset += b.length;
       if (wanted.empty || offset >= wanted.last) return;
     }
     if (!wanted.empty) throw new HttpError('ERR_ZSYNC_HTTP_SHORT', `${url} ended at ${offset} bytes`, { url, status: 200, retryable: true });
   }
 
-  /** Delivers the parts of a chunk that are still wanted. */
-  private async take(chunk: RemoteChunk, wanted: Wanted, deliver: Deliver, signal: AbortSignal): Promise<void> {
-    for (const p of wanted.take(chunk.offset, chunk.offset + chunk.data.length)) {
-      // Bytes in flight when the fetch was aborted (or failed) are dropped, not delivered.
-      if (signal.aborted) throw new AbortedError(signal.reason);
-      this.stats.payloadBytes += p.end - p.start;
-      await deliver({ offset: p.start, data: chunk.data.subarray(p.start - chunk.offset, p.end - chunk.offset) });
+  /**
+   * Delivers the parts of a chunk that are still wanted. Returns a promise only
+   * once a delivery has returned one: a synchronous consumer (the sync's own)
+   * costs no promise per chunk.
+   */
+  private take(chunk: RemoteChunk, wanted: Wanted, deliver: Deliver, signal: AbortSignal): Promise<void> | undefined {
+    const pieces = wanted.take(chunk.offset, chunk.offset + chunk.data.length);
+    for (let i = 0; i < pieces.length; i++) {
+      const pending = this.deliverPiece(pieces[i]!, chunk, deliver, signal);
+      if (pending !== undefined) return this.takeRest(pending, pieces, i + 1, chunk, deliver, signal);
     }
+    return undefined;
+  }
+
+  private async takeRest(pending: Promise<void>, pieces: ByteRange[], from: number, chunk: RemoteChunk, deliver: Deliver, signal: AbortSignal): Promise<void> {
+    await pending;
+    for (let i = from; i < pieces.length; i++) await this.deliverPiece(pieces[i]!, chunk, deliver, signal);
+  }
+
+  private deliverPiece(p: ByteRange, chunk: RemoteChunk, deliver: Deliver, signal: AbortSignal): Promise<void> | undefined {
+    // Bytes in flight when the fetch was aborted (or failed) are dropped, not delivered.
+    if (signal.aborted) throw new AbortedError(signal.reason);
+    this.stats.payloadBytes += p.end - p.start;
+    return deliver({ offset: p.start, data: chunk.data.subarray(p.start - chunk.offset, p.end - chunk.offset) }) ?? undefined;
   }
 
   private checkRange(range: ContentRange, wanted: Wanted, url: string): void {
