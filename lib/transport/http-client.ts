@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { AbortedError, InvalidArgumentError, ZsyncError } from '../errors.js';
+import { AbortedError, InvalidArgumentError } from '../errors.js';
 import { displayUrl } from './display-url.js';
-import { HttpError } from './errors.js';
+import { classify, HttpError } from './errors.js';
 import { hangUp, HttpConnection, type Origin } from './http-connection.js';
 import { HttpResponse } from './http-response.js';
-import { ResponseParser, ResponseSyntaxError } from './response-parser.js';
+import { ResponseParser } from './response-parser.js';
 
-export { HttpResponse };
+export { classify, HttpResponse };
 
 export interface HttpClientOptions {
   /** Sockets per host, kept alive between requests. Default 4. */
@@ -30,8 +30,6 @@ export interface HttpClientOptions {
 // Defined beside ZsyncError, so that code that only checks a signal (the seed
 // scan, also run in a worker thread) need not load node:http, https and tls.
 export { AbortedError };
-
-const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET']);
 
 /** The sockets to one origin: the idle ones, and room for more. */
 interface Pool {
@@ -163,11 +161,16 @@ export class HttpClient {
           }
           connection.advance(parser.feed(connection.buffer, connection.pos, connection.end));
         }
-        return new HttpResponse(parser.head, connection, parser, this.releaser);
+        return new HttpResponse(url, parser.head, connection, parser, this.releaser);
       } catch (err) {
         this.releaser(connection, false);
-        if (reused && !connection.answered && attempt === 0 && !signal?.aborted && isReset(err)) continue;
-        if (err instanceof ResponseSyntaxError) throw new HttpError(err.code, `${displayUrl(url)}: ${err.message}`, { url: displayUrl(url), cause: err });
+        if (reused && !connection.answered && attempt === 0 && !signal?.aborted && isReset(err)) {
+          // The other idle connections went quiet as long ago, and are as
+          // likely gone (a server restart, a NAT that forgot them): the retry
+          // goes on a new one.
+          this.dropIdle(origin);
+          continue;
+        }
         throw classify(err, url, signal);
       }
     }
@@ -235,6 +238,12 @@ export class HttpClient {
     }
   }
 
+  /** Closes the idle connections to `origin`. */
+  private dropIdle(origin: Origin): void {
+    const pool = this.pools.get(poolKey(origin));
+    for (const c of pool?.idle.splice(0) ?? []) c.destroy();
+  }
+
   /** Where a response leaves its connection: back in its pool, or closed (which frees its place). */
   private readonly releaser = (connection: HttpConnection, reusable: boolean): void => {
     if (!this.busy.delete(connection)) return;
@@ -248,19 +257,6 @@ export class HttpClient {
     pool.idle.push(connection);
     pool.waiting.shift()?.();
   };
-}
-
-/** Turns a socket/TLS error into a coded HttpError that says whether a retry may help. */
-export function classify(err: unknown, rawUrl: string, signal?: AbortSignal): Error {
-  if (err instanceof ZsyncError) return err;
-  if (signal?.aborted) return new AbortedError(signal.reason);
-  const url = displayUrl(rawUrl);
-  const e = err as NodeJS.ErrnoException;
-  const code = e.code ?? '';
-  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ALTNAME|UNABLE_TO_GET_ISSUER/.test(code)) {
-    return new HttpError('ERR_ZSYNC_TLS', `TLS certificate check failed for ${url}: ${e.message}`, { url, retryable: false, cause: err });
-  }
-  return new HttpError('ERR_ZSYNC_HTTP_NETWORK', `network error from ${url}: ${e.message}`, { url, retryable: RETRYABLE_CODES.has(code) || /socket hang up|aborted/i.test(e.message), cause: err });
 }
 
 /** The client options out of a larger options object (zsync(), the fetcher): one place that knows them. */

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import tls, { type SecureContext } from 'node:tls';
+import { AbortedError } from '../errors.js';
 
 /** Where a connection goes, and how (the parts of a URL that pick a socket). */
 export interface Origin {
@@ -248,7 +249,7 @@ export class HttpConnection {
   }
 
   private readonly onAbort = (): void => {
-    this.destroy(abortReason(this.signal));
+    this.destroy(new AbortedError(this.signal?.reason));
   };
 
   private watch(signal: AbortSignal | undefined): void {
@@ -264,9 +265,4 @@ export class HttpConnection {
 /** The error of a connection closed before a response ended: retryable, as node:http's. */
 export function hangUp(): Error {
   return Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-}
-
-function abortReason(signal: AbortSignal | undefined): Error {
-  const reason: unknown = signal?.reason;
-  return reason instanceof Error ? reason : Object.assign(new Error('aborted'), { name: 'AbortError', code: 'ABORT_ERR' });
 }

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { HttpConnection } from './http-connection.js';
+import { classify } from './errors.js';
 import { hangUp } from './http-connection.js';
 import type { ResponseHead, ResponseParser } from './response-parser.js';
 
@@ -26,10 +27,13 @@ export class HttpResponse implements AsyncIterable<Buffer> {
   private connection: HttpConnection | undefined;
   private readonly parser: ResponseParser;
   private readonly release: (connection: HttpConnection, reusable: boolean) => void;
+  /** For error messages. */
+  private readonly url: string;
   private reading = false;
 
   /** @internal Made by HttpClient once the head has been parsed. */
-  constructor(head: ResponseHead, connection: HttpConnection, parser: ResponseParser, release: (connection: HttpConnection, reusable: boolean) => void) {
+  constructor(url: string, head: ResponseHead, connection: HttpConnection, parser: ResponseParser, release: (connection: HttpConnection, reusable: boolean) => void) {
+    this.url = url;
     this.statusCode = head.statusCode;
     this.statusMessage = head.statusMessage;
     this.httpVersion = head.httpVersion;
@@ -48,8 +52,8 @@ export class HttpResponse implements AsyncIterable<Buffer> {
   /**
    * The body as views of the connection's buffers: each one must be used (or
    * copied) before the next is asked for, which reuses its memory. Rejects
-   * with the connection's error; a body cut short is a "socket hang up"
-   * (ECONNRESET), as node:http has it.
+   * with an HttpError (a body cut short is a retryable ERR_ZSYNC_HTTP_NETWORK,
+   * "socket hang up"), or AbortedError.
    */
   async *chunks(): AsyncGenerator<Buffer, void, undefined> {
     if (this.reading) throw new Error('the body of this response is already being read');
@@ -71,6 +75,8 @@ export class HttpResponse implements AsyncIterable<Buffer> {
         c.advance(pos);
       }
       this.finish(true);
+    } catch (err) {
+      throw classify(err, this.url);
     } finally {
       // Left early (an error, a break): the connection's place in the body is lost.
       if (!p.done) this.destroy();
