@@ -14,7 +14,7 @@ export { ChecksumStream, type ChecksumStreamOptions } from './engine/checksum-st
 export { Matcher, DEFAULT_MATCHER_BUFFER, type BlockMatch, type MatcherOptions, type MatcherStats } from './engine/matcher.js';
 export { MatcherStream, type MatcherStreamOptions } from './engine/matcher-stream.js';
 export { LocalPatcherStream, type LocalBlock, type LocalPatcherOptions } from './engine/local-patcher-stream.js';
-export { BlockAssembler, DEFAULT_MAX_PARTIAL_BYTES, type AssembledRun, type AssemblerOptions, type RemoteChunk } from './engine/block-assembler.js';
+export { BlockAssembler, DEFAULT_MAX_PARTIAL_BYTES, type AssembledRun, type AssemblerOptions, type ChunkSink, type RemoteChunk } from './engine/block-assembler.js';
 export { RemotePatcherStream, type RemotePatcherOptions } from './engine/remote-patcher-stream.js';
 export { BlockReader, DEFAULT_READ_CHUNK, type BlockReaderOptions } from './engine/block-reader.js';
 export { MemoryFile, readFully, writeFully, type PositionalReader, type PositionalWriter } from './engine/positional.js';
@@ -34,7 +34,7 @@ export { zsyncmake, readControlFile, type ZsyncMakeOptions, type ZsyncMakeResult
 export { zsync, Zsync, type ZsyncOptions, type ZsyncProgress, type ZsyncResult, type SeedReport } from './zsync.js';
 export { FileHashMismatchError, IncompleteError, ControlFileUnavailableError } from './sync/errors.js';
 export { HttpError, MultipartError } from './transport/errors.js';
-export { HttpClient, AbortedError, type HttpClientOptions } from './transport/http-client.js';
+export { HttpClient, AbortedError, type HttpClientOptions, type HttpResponse } from './transport/http-client.js';
 export { HttpRangeFetcher, type FetchStats, type RangeFetcherOptions } from './transport/range-fetcher.js';
 export { MultipartByterangesParser, type MultipartParserOptions } from './transport/multipart-parser.js';
 export { createRangeServer, type RangeServerOptions } from './transport/range-server.js';

@@ -251,6 +251,22 @@ describe('HttpClient', function () {
       expect(s.connections).to.equal(1);
     });
 
+    it('keeps the connection of a body whose reader leaves at its last chunk', async () => {
+      const body = seededBytes(prng(8), 300_000);
+      const s = await serve((req) => answer(req.socket, body));
+      const c = makeClient({ maxSockets: 1 });
+      for (let i = 0; i < 3; i++) {
+        const { response } = await c.get(s.url());
+        let got = 0;
+        for await (const chunk of response.chunks()) {
+          got += chunk.length;
+          if (response.complete) break;
+        }
+        expect(got).to.equal(body.length);
+      }
+      expect(s.connections).to.equal(1);
+    });
+
     // The server sends part of the body and holds the rest back: the client
     // must drop the connection itself (the rest cannot arrive and give it away).
     it('closes the connection of a response destroyed before its end; the next GET goes on a new one', async () => {
@@ -573,6 +589,23 @@ describe('HttpClient', function () {
       expect(s.requests.map((r) => [r.conn, r.line])).to.deep.equal([[0, 'GET /old HTTP/1.1'], [0, 'GET /new?x=1 HTTP/1.1']]);
     });
 
+    // The drain stops past 64 KiB; a body whose last chunk crosses that mark
+    // once left its connection counted as busy for good: with maxSockets 1,
+    // the GET after the redirect waited for ever.
+    it('gives back the connection of a redirect whose body is 64-128 KiB, read or not', async () => {
+      const moved = seededBytes(prng(7), 100_000);
+      const s = await serve((req) => {
+        if (req.line.startsWith('GET /old ')) req.socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 302 Found\r\nLocation: /new\r\nContent-Length: ${moved.length}\r\n\r\n`), moved]));
+        else answer(req.socket, 'here');
+      });
+      const c = makeClient({ maxSockets: 1 });
+      for (let i = 0; i < 3; i++) {
+        const { response } = await c.get(s.url('/old'));
+        expect((await readBody(response)).toString()).to.equal('here');
+      }
+      expect(s.requests.length).to.equal(6);
+    });
+
     it('gives up after maxRedirects with ERR_ZSYNC_HTTP_REDIRECTS', async () => {
       const s = await serve((req) => req.socket.write('HTTP/1.1 301 Moved\r\nLocation: /again\r\nContent-Length: 0\r\n\r\n'));
       const err = await rejection(makeClient({ maxRedirects: 3 }).get(s.url()));
@@ -589,6 +622,23 @@ describe('HttpClient', function () {
       expect(err).to.be.instanceOf(HttpError);
       expect(err).to.have.property('code', 'ERR_ZSYNC_HTTP_BAD_RESPONSE');
       expect(err.message).to.contain('127.0.0.1');
+    });
+
+    it('does not wait for ever on a server that sends 100 Continue without end: ERR_ZSYNC_HTTP_BAD_RESPONSE', async () => {
+      const s = await serve((req) => {
+        const timer = setInterval(() => {
+          if (req.socket.destroyed) clearInterval(timer);
+          else req.socket.write('HTTP/1.1 100 Continue\r\n\r\n'.repeat(200));
+        }, 5);
+      });
+      const err = await rejection(makeClient({ stallTimeoutMs: 60_000 }).get(s.url()));
+      expect(err).to.have.property('code', 'ERR_ZSYNC_HTTP_BAD_RESPONSE');
+    });
+
+    it('refuses a header value with a bare CR in it (ERR_ZSYNC_HTTP_BAD_RESPONSE), which would be sent back as If-Match', async () => {
+      const s = await serve((req) => req.socket.write('HTTP/1.1 200 OK\r\nETag: "a\rb"\r\nContent-Length: 2\r\n\r\nok'));
+      const err = await rejection(makeClient().get(s.url()));
+      expect(err).to.have.property('code', 'ERR_ZSYNC_HTTP_BAD_RESPONSE');
     });
 
     it('turns a response that is not HTTP at all into ERR_ZSYNC_HTTP_BAD_RESPONSE', async () => {
@@ -613,7 +663,7 @@ describe('HttpClient', function () {
 
     it('fails with ERR_ZSYNC_HTTP_STALL (retryable) when the server sends the head and then nothing', async () => {
       const s = await serve((req) => req.socket.write(`${okHead(1000)}first bytes`));
-      const c = makeClient({ stallTimeoutMs: 200 });
+      const c = makeClient({ stallTimeoutMs: 1000 });
       const { response } = await c.get(s.url());
       expect(response.statusCode).to.equal(200);
       const err = await rejection(readBody(response));
@@ -625,7 +675,7 @@ describe('HttpClient', function () {
 
     it('fails with ERR_ZSYNC_HTTP_STALL when the server sends nothing at all', async () => {
       const s = await serve(() => {});
-      const c = makeClient({ stallTimeoutMs: 200 });
+      const c = makeClient({ stallTimeoutMs: 1000 });
       const err = await rejection(c.get(s.url()));
       expect(err).to.be.instanceOf(HttpError);
       expect(err).to.have.property('code', 'ERR_ZSYNC_HTTP_STALL');
@@ -635,7 +685,7 @@ describe('HttpClient', function () {
 
     it('fails with ERR_ZSYNC_HTTP_STALL when the server stops in the middle of the head', async () => {
       const s = await serve((req) => req.socket.write('HTTP/1.1 200 OK\r\nContent-Len'));
-      const err = await rejection(makeClient({ stallTimeoutMs: 200 }).get(s.url()));
+      const err = await rejection(makeClient({ stallTimeoutMs: 1000 }).get(s.url()));
       expect(err).to.have.property('code', 'ERR_ZSYNC_HTTP_STALL');
     });
 
@@ -654,27 +704,6 @@ describe('HttpClient', function () {
       );
       expect(err).to.have.property('code', 'ERR_ZSYNC_ABORTED');
       expect(err).to.be.instanceOf(AbortedError);
-      await s.closed(0);
-    });
-
-    it('stops reading the body and closes the connection when the signal aborts while the body is being read', async () => {
-      // Whatever the error's type (see the skipped test above): the iteration stops, the connection goes.
-      const s = await serve((req) => req.socket.write(`${okHead(1000)}first bytes`));
-      const c = makeClient();
-      const controller = new AbortController();
-      const { response } = await c.get(s.url(), {}, controller.signal);
-      let chunks = 0;
-      const err = await rejection(
-        (async () => {
-          for await (const chunk of response.chunks()) {
-            chunks++;
-            expect(chunk.toString()).to.equal('first bytes');
-            controller.abort();
-          }
-        })(),
-      );
-      expect(err).to.be.instanceOf(Error);
-      expect(chunks).to.equal(1);
       await s.closed(0);
     });
 
@@ -765,6 +794,19 @@ describe('HttpClient', function () {
       }
       expect(() => new HttpClient({ headers: { 'user-agent': 'evil\r\nX-Injected: 1' } })).to.throw(InvalidArgumentError);
       expect(s.connections).to.equal(0);
+    });
+
+    // The head goes out one byte a character (latin1): U+010D would be a CR on the wire.
+    it('refuses a header value with characters past U+00FF or controls other than tab', async () => {
+      const s = await serve((req) => answer(req.socket, 'ok'));
+      const c = makeClient();
+      for (const value of ['b\u010d\u010aX-Injected: 1', 'caf\u00e9 \u2603', 'a\u0007b', 'a\u007fb']) {
+        const err = await rejection(c.get(s.url(), { 'x-test': value }));
+        expect(err, JSON.stringify(value)).to.have.property('code', 'ERR_ZSYNC_INVALID_ARGUMENT');
+      }
+      expect(s.connections).to.equal(0);
+      expect((await readBody((await c.get(s.url(), { 'x-test': 'caf\u00e9\tok' })).response)).toString()).to.equal('ok');
+      expect(s.requests[0]!.headers['x-test']).to.equal('caf\u00e9\tok');
     });
 
     it('refuses a header name that is not a token', async () => {

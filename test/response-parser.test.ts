@@ -365,6 +365,29 @@ describe('ResponseParser', () => {
       }
     });
 
+    it('refuses a status code outside 100-599', () => {
+      for (const line of ['HTTP/1.1 099 Odd', 'HTTP/1.1 000 Zero', 'HTTP/1.1 600 Beyond', 'HTTP/1.1 999 Far']) {
+        expect(syntaxError(`${line}\r\nContent-Length: 0\r\n\r\n`).message, line).to.match(/status line/);
+      }
+    });
+
+    it('refuses a header value with a control character other than tab, and trims only spaces and tabs around one', () => {
+      for (const value of ['"a\rb"', 'a\u0000b', 'a\u001bb', 'a\u007fb']) {
+        expect(syntaxError(`HTTP/1.1 200 OK\r\nETag: ${value}\r\nContent-Length: 0\r\n\r\n`).message, JSON.stringify(value)).to.match(/control character/);
+      }
+      const { head } = parse('HTTP/1.1 200 OK\r\nX-A: \t\u00a0in\tside\u00a0 \t\r\nContent-Length: 0\r\n\r\n');
+      expect(head!.headers['x-a']).to.equal('\u00a0in\tside\u00a0');
+    });
+
+    it('holds interim heads and trailers to the head limit, counted together', () => {
+      const interim = 'HTTP/1.1 100 Continue\r\n\r\n';
+      const many = interim.repeat(Math.ceil(MAX_HEAD_BYTES / interim.length) + 1);
+      expect(syntaxError(`${many}HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n`).message).to.match(/longer than/);
+      const line = 'X-T: 0123456789012345678901234567890123456789\r\n';
+      const trailers = line.repeat(Math.ceil(MAX_HEAD_BYTES / line.length) + 1);
+      expect(syntaxError(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n${trailers}\r\n`).message).to.match(/trailers longer than/);
+    });
+
     it('refuses a header line without a colon', () => {
       syntaxError('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nNoColonHere\r\n\r\n');
     });
@@ -422,7 +445,7 @@ describe('ResponseParser', () => {
       syntaxError(...pieces);
     });
 
-    it('counts the interim heads separately from the final one', () => {
+    it('takes an interim head just short of the limit, then a short final head', () => {
       const interim = `HTTP/1.1 103 Early Hints\r\nLink: ${'c'.repeat(MAX_HEAD_BYTES - 100)}\r\n\r\n`;
       const r = parse(`${interim}HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n`);
       expect(r.head!.statusCode).to.equal(200);

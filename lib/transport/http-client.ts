@@ -28,7 +28,7 @@ export interface HttpClientOptions {
 
 /** An aborted operation, by the caller's AbortSignal. */
 // Defined beside ZsyncError, so that code that only checks a signal (the seed
-// scan, also run in a worker thread) need not load node:http, https and tls.
+// scan, also run in a worker thread) need not load the HTTP client and tls.
 export { AbortedError };
 
 /** The sockets to one origin: the idle ones, and room for more. */
@@ -272,10 +272,14 @@ export function httpClientOptions(o: HttpClientOptions): HttpClientOptions {
   return c;
 }
 
-/** Refuses a header that would break the request (a CR or LF smuggled into it), as node:http does. */
+/**
+ * Refuses a header that would break the request, as node:http does: a value
+ * may hold tabs and bytes 0x20-0x7e and 0x80-0xff only. (The head goes out as
+ * latin1, one byte a character: U+010D would go out as a CR.)
+ */
 function checkHeader(name: string, value: string): void {
   if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) throw new InvalidArgumentError(`invalid HTTP header name ${JSON.stringify(name)}`);
-  if (/[\r\n\0]/.test(value)) throw new InvalidArgumentError(`invalid character in the value of HTTP header ${name}`);
+  if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) throw new InvalidArgumentError(`invalid character in the value of HTTP header ${name}`);
 }
 
 function poolKey(origin: Origin): string {

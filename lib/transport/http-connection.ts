@@ -38,10 +38,11 @@ const SPARE_BUFFERS = 10;
 
 /**
  * One keep-alive socket (plain or TLS) that reads into buffers it reuses:
- * Node's `onread` option, so that a read allocates nothing. The socket is
- * paused after every read, and read again only when the bytes before have been
- * used (`fill()`), so a buffer is never written while its bytes are still
- * being looked at: the reader's backpressure, down to the socket.
+ * Node's `onread` option, so that a read allocates nothing. A read goes into a
+ * spare buffer, never one whose bytes are still unread or handed out; with
+ * MAX_FILLED buffers full the socket pauses until the reader has used one
+ * (advance()) or asks for more (fill()): the reader's backpressure, down to
+ * the socket.
  *
  * The unread bytes are `buffer[pos, end)`; advance() marks them used. Errors
  * (the socket's, a stall, an abort) fail the pending fill() and every later one.
@@ -57,7 +58,7 @@ export class HttpConnection {
   served = 0;
   /** Bytes of a response have arrived on it since the last request was written. */
   answered = false;
-  /** Filled buffers after `buffer` (a TLS socket's reads past its pause), with their lengths. */
+  /** Filled buffers after `buffer` (reads ahead of the reader), with their lengths. */
   private readonly queued: Buffer[] = [];
   private readonly queuedLengths: number[] = [];
   private readonly spare: Buffer[] = [];
@@ -193,7 +194,7 @@ export class HttpConnection {
     this.filled++;
     this.wake();
     // Read on into a spare buffer while few are full; past that, the socket
-    // waits for the reader (its backpressure), which fill() lifts.
+    // waits for the reader (its backpressure): advance() or fill() reads on.
     this.reading = this.filled < MAX_FILLED;
     return this.reading;
   };

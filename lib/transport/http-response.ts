@@ -30,6 +30,8 @@ export class HttpResponse implements AsyncIterable<Buffer> {
   /** For error messages. */
   private readonly url: string;
   private reading = false;
+  /** Where the parser stopped after the chunk the consumer holds: marked used when it asks for more, or leaves. */
+  private unused = -1;
 
   /** @internal Made by HttpClient once the head has been parsed. */
   constructor(url: string, head: ResponseHead, connection: HttpConnection, parser: ResponseParser, release: (connection: HttpConnection, reusable: boolean) => void) {
@@ -41,7 +43,7 @@ export class HttpResponse implements AsyncIterable<Buffer> {
     this.connection = connection;
     this.parser = parser;
     this.release = release;
-    if (parser.done) this.finish(true);
+    if (parser.done) this.finish();
   }
 
   /** The whole body has been read. */
@@ -70,16 +72,21 @@ export class HttpResponse implements AsyncIterable<Buffer> {
         }
         const pos = p.feed(buf, c.pos, c.end);
         // Handed out before the bytes are marked used: the buffer is not read
-        // into again until the consumer asks for more.
-        if (p.sliceEnd > p.sliceStart) yield buf.subarray(p.sliceStart, p.sliceEnd);
+        // into again until the consumer asks for more (or leaves: finish()).
+        if (p.sliceEnd > p.sliceStart) {
+          this.unused = pos;
+          yield buf.subarray(p.sliceStart, p.sliceEnd);
+          this.unused = -1;
+        }
         c.advance(pos);
       }
-      this.finish(true);
+      this.finish();
     } catch (err) {
       throw classify(err, this.url);
     } finally {
-      // Left early (an error, a break): the connection's place in the body is lost.
-      if (!p.done) this.destroy();
+      // Left early (an error, a break, even at the body's last chunk): a body
+      // read to its end keeps its connection, any other loses it.
+      this.finish();
     }
   }
 
@@ -106,13 +113,17 @@ export class HttpResponse implements AsyncIterable<Buffer> {
 
   /** Ends the exchange: a response read to its end keeps its connection alive, any other closes it. */
   destroy(): void {
-    this.finish(this.parser.done);
+    this.finish();
   }
 
-  private finish(done: boolean): void {
+  private finish(): void {
     const c = this.connection;
     if (c === undefined) return;
     this.connection = undefined;
+    const done = this.parser.done;
+    // The last chunk handed out is done with now.
+    if (done && this.unused >= 0) c.advance(this.unused);
+    this.unused = -1;
     // Bytes past the end of the response: the server does not frame its
     // answers as we read them, and the connection is not trusted again.
     this.release(c, done && this.parser.keepAlive && c.buffer === undefined);

@@ -127,7 +127,9 @@ export class HttpRangeFetcher {
   /**
    * Fetches every range, handing the data to `deliver`. Resolves when all of it
    * has been delivered, with this call's statistics. The first failure stops
-   * every request at once and rejects.
+   * every request at once and rejects. A chunk's `data` is a view of a read
+   * buffer that is reused: it is valid until `deliver` returns, or until the
+   * promise it returns settles (see ChunkSink); copy what you keep.
    */
   async fetch(ranges: readonly ByteRange[], deliver: Deliver, call: FetchCallOptions = {}): Promise<FetchStats> {
     if (this.closed) throw new HttpError('ERR_ZSYNC_CLOSED', 'fetch() after close()', { url: this.mirrors[0]!.shown });

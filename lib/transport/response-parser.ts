@@ -21,7 +21,7 @@ export class ResponseSyntaxError extends Error {
 
 /** The most bytes a response head (status line, headers) may have: node:http's own limit is 16 KiB. */
 export const MAX_HEAD_BYTES = 64 << 10;
-/** The most bytes of a chunk-size line (extensions included) or of the trailers. */
+/** The most bytes of a chunk-size line (extensions included) or of a trailer line; the trailers in all are held to MAX_HEAD_BYTES. */
 const MAX_LINE_BYTES = 4096;
 
 // Headers of which node:http keeps the first and drops any repeat.
@@ -56,6 +56,9 @@ export class ResponseParser {
   private readonly queue = new ByteQueue();
   /** Head scanning: 0 within a line, 1 just after a LF, 2 after a LF and a CR. */
   private lineState = 0;
+  /** Bytes of the interim (1xx) heads so far, and of the last head. */
+  private interimBytes = 0;
+  private lastHeadBytes = 0;
 
   /** The whole response has been read. */
   get done(): boolean {
@@ -118,10 +121,12 @@ export class ResponseParser {
     }
     const found = i < end;
     const stop = found ? i + 1 : end;
-    if (this.queue.length + (stop - pos) > MAX_HEAD_BYTES) throw new ResponseSyntaxError(`response head longer than ${MAX_HEAD_BYTES} bytes`);
+    // Interim (1xx) heads count too: a server sending them without end must not hold us for ever.
+    if (this.interimBytes + this.queue.length + (stop - pos) > MAX_HEAD_BYTES) throw new ResponseSyntaxError(`response head longer than ${MAX_HEAD_BYTES} bytes`);
     this.queue.append(data.subarray(pos, stop));
     this.lineState = found ? 0 : state;
     if (found) {
+      this.lastHeadBytes = this.queue.length;
       const text = this.queue.toString('latin1');
       this.queue.consume(this.queue.length);
       this.startBody(parseHead(text));
@@ -133,7 +138,10 @@ export class ResponseParser {
     const status = head.statusCode;
     if (status === 101) throw new ResponseSyntaxError('101 Switching Protocols to a request that asked for no upgrade');
     // 1xx are interim: the response proper follows.
-    if (status < 200) return;
+    if (status < 200) {
+      this.interimBytes += this.lastHeadBytes;
+      return;
+    }
     this.head = head;
     const h = head.headers;
     const connection = (joined(h.connection) ?? '').toLowerCase().split(/\s*,\s*/);
@@ -167,6 +175,7 @@ export class ResponseParser {
     if (this.queue.length + (stop - pos) > MAX_LINE_BYTES) throw new ResponseSyntaxError(`chunked framing line longer than ${MAX_LINE_BYTES} bytes`);
     this.queue.append(data.subarray(pos, stop));
     if (lf < 0) return stop;
+    const lineBytes = this.queue.length;
     const line = this.queue.toString('latin1').replace(/\r?\n$/, '');
     this.queue.consume(this.queue.length);
     if (this.phase === 'chunk-end') {
@@ -179,6 +188,9 @@ export class ResponseParser {
       this.phase = this.remaining === 0 ? 'trailers' : 'chunk-data';
     } else if (line === '') {
       this.phase = 'done';
+    } else if ((this.interimBytes += lineBytes) > MAX_HEAD_BYTES) {
+      // Trailers are a head of sorts: bounded as one (the interim heads' count is done with).
+      throw new ResponseSyntaxError(`trailers longer than ${MAX_HEAD_BYTES} bytes`);
     }
     return stop;
   }
@@ -186,7 +198,7 @@ export class ResponseParser {
 
 function parseHead(text: string): ResponseHead {
   const lines = text.split(/\r?\n/);
-  const status = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(lines[0]!);
+  const status = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: (.*))?$/.exec(lines[0]!);
   if (!status) throw new ResponseSyntaxError(`not an HTTP/1.x status line: ${JSON.stringify(lines[0]!.slice(0, 60))}`);
   const headers = Object.create(null) as Record<string, string | string[]>;
   for (let i = 1; i < lines.length; i++) {
@@ -197,7 +209,10 @@ function parseHead(text: string): ResponseHead {
     // Folded lines (obs-fold) and names with spaces are refused, as llhttp does.
     if (!TOKEN.test(name)) throw new ResponseSyntaxError(`bad header line: ${JSON.stringify(line.slice(0, 60))}`);
     const key = name.toLowerCase();
-    const value = line.slice(colon + 1).trim();
+    // Around the value, spaces and tabs only; within it, no control character
+    // but the tab (llhttp's rule): values such as an ETag are sent back.
+    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+    if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) throw new ResponseSyntaxError(`control character in header ${name}`);
     const before = headers[key];
     if (key === 'set-cookie') headers[key] = [...((before as string[] | undefined) ?? []), value];
     else if (before === undefined) headers[key] = value;
