@@ -1,4 +1,5 @@
 import type { BlockChecksums } from './block-checksums.js';
+import { blockBytes } from './params.js';
 
 /** A byte range of the target, [start, end). */
 export interface ByteRange {
@@ -91,10 +92,9 @@ export class TargetState {
 
   /** Bytes of the target still missing. */
   missingBytes(): number {
-    const { blockSize, length } = this.checksums.params;
     const p = this.present;
     let n = 0;
-    for (let i = 0; i < p.length; i++) if (p[i] === 0) n += Math.min((i + 1) * blockSize, length) - i * blockSize;
+    for (let i = 0; i < p.length; i++) if (p[i] === 0) n += blockBytes(this.checksums.params, i);
     return n;
   }
 }

@@ -14,6 +14,7 @@ import { BlockAssembler } from '../engine/block-assembler.js';
 import { writeFullySync } from '../engine/positional.js';
 import { TargetState } from '../engine/target-state.js';
 import type { FetchStats } from '../transport/range-fetcher.js';
+import { rangeBytes } from '../transport/range-plan.js';
 import { IncompleteError } from './errors.js';
 import { verifyFileHashes } from './file-digest.js';
 import { helperThreadAvailable } from '../parallel/thread-budget.js';
@@ -272,8 +273,7 @@ export class ControlSync extends EventEmitter {
     const writer = syncWriter(out.fd);
     let bad: Error | undefined;
     const missing = state.missingRanges();
-    let total = 0;
-    for (const r of missing) total += r.end - r.start;
+    const total = rangeBytes(missing);
     // Progress counts the bytes of the blocks written, so never the gaps the
     // fetcher merged in, nor a block twice.
     let done = 0;

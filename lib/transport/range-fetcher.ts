@@ -83,8 +83,6 @@ interface Job {
   items: Item[];
 }
 
-type Deliver = ChunkSink;
-
 export const DEFAULT_MAX_RANGES = 128;
 
 /**
@@ -131,7 +129,7 @@ export class HttpRangeFetcher {
    * buffer that is reused: it is valid until `deliver` returns, or until the
    * promise it returns settles (see ChunkSink); copy what you keep.
    */
-  async fetch(ranges: readonly ByteRange[], deliver: Deliver, call: FetchCallOptions = {}): Promise<FetchStats> {
+  async fetch(ranges: readonly ByteRange[], deliver: ChunkSink, call: FetchCallOptions = {}): Promise<FetchStats> {
     if (this.closed) throw new HttpError('ERR_ZSYNC_CLOSED', 'fetch() after close()', { url: this.mirrors[0]!.shown });
     if (this.busy) throw new HttpError('ERR_ZSYNC_BUSY', 'fetch() is already running on this fetcher', { url: this.mirrors[0]!.shown });
     this.busy = true;
@@ -233,7 +231,7 @@ export class HttpRangeFetcher {
     return { items };
   }
 
-  private async run(mirror: Mirror, job: Job, deliver: Deliver, signal: AbortSignal): Promise<void> {
+  private async run(mirror: Mirror, job: Job, deliver: ChunkSink, signal: AbortSignal): Promise<void> {
     const wanted = new Wanted(job.items);
     const asked = job.items.length;
     const wasDead = mirror.dead;
@@ -325,7 +323,7 @@ export class HttpRangeFetcher {
     }
   }
 
-  private async exchange(mirror: Mirror, job: Job, wanted: Wanted, deliver: Deliver, signal: AbortSignal): Promise<void> {
+  private async exchange(mirror: Mirror, job: Job, wanted: Wanted, deliver: ChunkSink, signal: AbortSignal): Promise<void> {
     const headers: Record<string, string> = { range: `bytes=${job.items.map((r) => `${r.start}-${r.end - 1}`).join(',')}` };
     if (mirror.etag !== undefined && !mirror.etag.startsWith('W/')) headers['if-match'] = mirror.etag;
     else if (mirror.lastModified !== undefined) headers['if-unmodified-since'] = mirror.lastModified;
@@ -365,7 +363,7 @@ export class HttpRangeFetcher {
   }
 
   /** A 206: one range in the body, or several as multipart/byteranges. */
-  private async partial(mirror: Mirror, job: Job, wanted: Wanted, response: HttpResponse, url: string, deliver: Deliver, signal: AbortSignal): Promise<void> {
+  private async partial(mirror: Mirror, job: Job, wanted: Wanted, response: HttpResponse, url: string, deliver: ChunkSink, signal: AbortSignal): Promise<void> {
     const type = response.headers['content-type'] ?? '';
     const boundary = /^\s*multipart\/byteranges\s*;.*boundary\s*=\s*"?([^";]+)"?/i.exec(type)?.[1];
     if (boundary !== undefined) {
@@ -391,7 +389,7 @@ export class HttpRangeFetcher {
     if (job.items.length > 1 && !wanted.empty) this.adapt(mirror, 1, `one range answered to ${job.items.length}`);
   }
 
-  private async multipart(mirror: Mirror, job: Job, wanted: Wanted, response: HttpResponse, url: string, boundary: string, deliver: Deliver, signal: AbortSignal): Promise<void> {
+  private async multipart(mirror: Mirror, job: Job, wanted: Wanted, response: HttpResponse, url: string, boundary: string, deliver: ChunkSink, signal: AbortSignal): Promise<void> {
     const parser = new MultipartDecoder({ boundary, onPart: (range) => this.checkRange(range, wanted, url) });
     // Each chunk of the body is decoded, and its part data taken (awaited: the
     // consumer's backpressure), before the next is read; the views of the chunk
@@ -429,7 +427,7 @@ export class HttpRangeFetcher {
   }
 
   /** A 200: the server ignored Range. Take every wanted byte from this one body, and stop early. */
-  private async whole(mirror: Mirror, job: Job, wanted: Wanted, response: HttpResponse, url: string, deliver: Deliver, signal: AbortSignal): Promise<void> {
+  private async whole(mirror: Mirror, job: Job, wanted: Wanted, response: HttpResponse, url: string, deliver: ChunkSink, signal: AbortSignal): Promise<void> {
     const length = Number(header(response, 'content-length') ?? NaN);
     if (this.options.length !== undefined && Number.isFinite(length) && length !== this.options.length) {
       throw new HttpError('ERR_ZSYNC_REMOTE_CHANGED', `${url} is ${length} bytes, the control file says ${this.options.length}`, { url, status: 200 });
@@ -457,7 +455,7 @@ export class HttpRangeFetcher {
    * once a delivery has returned one: a synchronous consumer (the sync's own)
    * costs no promise per chunk.
    */
-  private take(chunk: RemoteChunk, wanted: Wanted, deliver: Deliver, signal: AbortSignal): Promise<void> | undefined {
+  private take(chunk: RemoteChunk, wanted: Wanted, deliver: ChunkSink, signal: AbortSignal): Promise<void> | undefined {
     const pieces = wanted.take(chunk.offset, chunk.offset + chunk.data.length);
     for (let i = 0; i < pieces.length; i++) {
       const pending = this.deliverPiece(pieces[i]!, chunk, deliver, signal);
@@ -466,12 +464,12 @@ export class HttpRangeFetcher {
     return undefined;
   }
 
-  private async takeRest(pending: Promise<void>, pieces: ByteRange[], from: number, chunk: RemoteChunk, deliver: Deliver, signal: AbortSignal): Promise<void> {
+  private async takeRest(pending: Promise<void>, pieces: ByteRange[], from: number, chunk: RemoteChunk, deliver: ChunkSink, signal: AbortSignal): Promise<void> {
     await pending;
     for (let i = from; i < pieces.length; i++) await this.deliverPiece(pieces[i]!, chunk, deliver, signal);
   }
 
-  private deliverPiece(p: ByteRange, chunk: RemoteChunk, deliver: Deliver, signal: AbortSignal): Promise<void> | undefined {
+  private deliverPiece(p: ByteRange, chunk: RemoteChunk, deliver: ChunkSink, signal: AbortSignal): Promise<void> | undefined {
     // Bytes in flight when the fetch was aborted (or failed) are dropped, not delivered.
     if (signal.aborted) throw new AbortedError(signal.reason);
     this.stats.payloadBytes += p.end - p.start;
