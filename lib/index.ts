@@ -8,6 +8,7 @@ export {
 export { BlockChecksums, type FileHashes } from './engine/block-checksums.js';
 export { BlockIndex } from './engine/block-index.js';
 export { TargetState, type ByteRange, type PartialBlock } from './engine/target-state.js';
+export { type PackedRanges, type RangeList } from './engine/packed-ranges.js';
 export { Checksummer, type BlockRecord, type ChecksumRecord, type ChecksumSummary, type ChecksummerOptions } from './engine/checksummer.js';
 export { ChecksumCollector, type HashLengthOptions } from './engine/checksum-collector.js';
 export { ChecksumStream, type ChecksumStreamOptions } from './engine/checksum-stream.js';

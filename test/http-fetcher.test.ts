@@ -11,6 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { rangeBytes, unpackRanges, type RangeList } from '../lib/engine/packed-ranges.js';
 import type { ByteRange } from '../lib/engine/target-state.js';
 import { HttpRangeFetcher, type RangeFetcherOptions } from '../lib/transport/range-fetcher.js';
 import { createRangeServer } from '../lib/transport/range-server.js';
@@ -35,6 +36,16 @@ function someRanges(seed: number, count: number, maxLen = 20_000): ByteRange[] {
   return out;
 }
 
+/** `count` ranges of 100 bytes, 500 apart (farther than the merge gap), packed. */
+function densePacked(count: number): Float64Array {
+  const out = new Float64Array(2 * count);
+  for (let i = 0; i < count; i++) {
+    out[2 * i] = 7 + 500 * i;
+    out[2 * i + 1] = 107 + 500 * i;
+  }
+  return out;
+}
+
 const RANGES = someRanges(1, 30);
 const WANTED_BYTES = RANGES.reduce((n, r) => n + r.end - r.start, 0);
 
@@ -45,11 +56,12 @@ interface Outcome {
 }
 
 /** Fetches `ranges` and checks every byte delivered against DATA, each at most once. */
-async function fetchInto(urls: string[], ranges: ByteRange[], options: RangeFetcherOptions = {}): Promise<Outcome & { fetcher: HttpRangeFetcher }> {
+async function fetchInto(urls: string[], ranges: RangeList, options: RangeFetcherOptions & { onChunk?: (offset: number) => void } = {}): Promise<Outcome & { fetcher: HttpRangeFetcher }> {
   const fetcher = new HttpRangeFetcher(urls, { length: SIZE, backoffMs: 10, ...options });
   const out = { buf: Buffer.alloc(SIZE), covered: new Uint8Array(SIZE), delivered: 0, fetcher };
   try {
     await fetcher.fetch(ranges, async (chunk) => {
+      options.onChunk?.(chunk.offset);
       for (let i = 0; i < chunk.data.length; i++) {
         const at = chunk.offset + i;
         if (out.covered[at] !== 0) expect.fail(`byte ${at} delivered twice`);
@@ -98,6 +110,15 @@ describe('HttpRangeFetcher against our range server', () => {
     expect(out.fetcher.stats.payloadBytes).to.equal(WANTED_BYTES);
     // Multipart headers cost a little on the wire, not much.
     expect(out.fetcher.stats.bytesOnWire).to.be.within(WANTED_BYTES, WANTED_BYTES + 30 * 200);
+  });
+
+  it('takes its ranges packed too: 2 000 of them in a Float64Array, made into requests as they go, every byte once', async () => {
+    const packed = densePacked(2000);
+    const ranges = unpackRanges(packed) as ByteRange[];
+    const out = await fetchInto([`${base}/data.bin`], packed, { maxRangesPerRequest: 64, concurrency: 3 });
+    expectAll(out, ranges);
+    expect(out.delivered).to.equal(rangeBytes(packed));
+    expect(out.fetcher.stats.requests).to.equal(Math.ceil(2000 / 64));
   });
 
   it('coalesces ranges closer than the merge gap into one', async () => {
@@ -163,6 +184,23 @@ describe('HttpRangeFetcher against a misbehaving server', () => {
         // Falling back must not mean refetching: nothing far beyond one request per range.
         expect(fs.requests('/data.bin')).to.be.at.most(RANGES.length + 2);
       }
+    });
+  }
+
+  // Packed ranges are made into queue items a request's worth at a time: what
+  // a limited server leaves is put back before the ranges not yet made, and a
+  // server that ignores Range takes every one of them from its one body.
+  for (const mode of ['ignore-range', 'first-range-only', 'multi-501', 'cap-parts'] as const) {
+    it(`gets every byte of 300 packed ranges from a server that does '${mode}', in file order`, async () => {
+      fs.setFault({ mode, cap: 3 });
+      const packed = densePacked(300);
+      const offsets: number[] = [];
+      const out = await fetchInto([url()], packed, { maxRangesPerRequest: 16, concurrency: 1, onChunk: (offset) => offsets.push(offset) });
+      expectAll(out, unpackRanges(packed) as ByteRange[]);
+      expect(out.delivered).to.equal(rangeBytes(packed));
+      expect(offsets).to.deep.equal([...offsets].sort((a, b) => a - b));
+      // One body for all of them, not one per range made later.
+      if (mode === 'ignore-range') expect(fs.requests('/data.bin')).to.be.at.most(2);
     });
   }
 

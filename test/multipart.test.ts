@@ -11,7 +11,10 @@ import { pipeline } from 'node:stream/promises';
 import type { RemoteChunk } from '../lib/engine/block-assembler.js';
 import { parseContentRange } from '../lib/transport/content-range.js';
 import { MultipartByterangesParser } from '../lib/transport/multipart-parser.js';
-import { mergeRanges, rangeHeader, Wanted } from '../lib/transport/range-plan.js';
+import type { BlockChecksums } from '../lib/engine/block-checksums.js';
+import { rangeBytes, unpackRanges } from '../lib/engine/packed-ranges.js';
+import { TargetState } from '../lib/engine/target-state.js';
+import { mergePacked, mergeRanges, rangeHeader, Wanted } from '../lib/transport/range-plan.js';
 import { prng, randomBytes } from './generators.js';
 
 const BOUNDARY = '3d6b6a416f9b5';
@@ -190,6 +193,40 @@ describe('range helpers', () => {
     expect(mergeRanges([{ start: 300, end: 400 }, { start: 0, end: 100 }, { start: 150, end: 200 }], 50)).to.deep.equal([{ start: 0, end: 200 }, { start: 300, end: 400 }]);
     expect(mergeRanges([{ start: 0, end: 100 }, { start: 50, end: 60 }, { start: 100, end: 110 }, { start: 5, end: 5 }], 0)).to.deep.equal([{ start: 0, end: 110 }]);
     expect(rangeHeader([{ start: 0, end: 10 }, { start: 20, end: 21 }])).to.equal('bytes=0-9,20-20');
+  });
+
+  it('mergePacked merges as mergeRanges does, from objects or packed ranges, sorted or not', () => {
+    const range = fc.tuple(fc.nat(5000), fc.nat(300)).map(([start, len]) => ({ start, end: start + len }));
+    fc.assert(
+      fc.property(fc.array(range, { maxLength: 60 }), fc.nat(400), (ranges, gap) => {
+        const expected = mergeRanges(ranges, gap).flatMap((r) => [r.start, r.end]);
+        const packed = Float64Array.from(ranges.flatMap((r) => [r.start, r.end]));
+        expect([...mergePacked(ranges, gap)]).to.deep.equal(expected);
+        expect([...mergePacked(packed, gap)]).to.deep.equal(expected);
+        expect(mergeRanges(packed, gap)).to.deep.equal(mergeRanges(ranges, gap));
+        expect(rangeBytes(packed)).to.equal(rangeBytes(ranges));
+        expect(unpackRanges(packed)).to.deep.equal(ranges);
+      }),
+    );
+  });
+
+  it('TargetState.missingPacked() is missingRanges() packed: runs of missing blocks, the last cut at the length', () => {
+    fc.assert(
+      fc.property(fc.array(fc.boolean(), { minLength: 1, maxLength: 80 }), fc.integer({ min: 1, max: 64 }), (present, lastBytes) => {
+        const params = { blockSize: 64, length: (present.length - 1) * 64 + lastBytes };
+        const state = new TargetState({ params, blockCount: present.length } as unknown as BlockChecksums);
+        present.forEach((p, i) => {
+          if (p) state.add(i);
+        });
+        const ranges = state.missingRanges();
+        expect([...state.missingPacked()]).to.deep.equal(ranges.flatMap((r) => [r.start, r.end]));
+        // Each run of missing blocks once, disjoint and not touching, within the file.
+        const runs = present.filter((p, i) => !p && (i === 0 || present[i - 1])).length;
+        expect(ranges).to.have.length(runs);
+        for (let i = 1; i < ranges.length; i++) expect(ranges[i]!.start).to.be.above(ranges[i - 1]!.end);
+        expect(rangeBytes(ranges)).to.equal(state.missingBytes());
+      }),
+    );
   });
 
   it('Wanted subtracts what arrives, in any order, and says what is left', () => {

@@ -1,4 +1,5 @@
 import type { BlockChecksums } from './block-checksums.js';
+import { unpackRanges, type PackedRanges } from './packed-ranges.js';
 import { blockBytes } from './params.js';
 
 /** A byte range of the target, [start, end). */
@@ -74,17 +75,25 @@ export class TargetState {
    * one cut at the file's length: what a transport must fetch.
    */
   missingRanges(): ByteRange[] {
-    // One pass over `present`, one object per range: no list of block numbers
-    // between (a sync's fetch starts with these, and what it allocates then
-    // lives through the fetch: enough of it, at 1 GiB, to bring on a full GC).
+    return [...unpackRanges(this.missingPacked())];
+  }
+
+  /** missingRanges(), packed (see PackedRanges): what a sync's fetch starts with. */
+  missingPacked(): PackedRanges {
+    // Two passes over `present`, counting the runs and then writing them:
+    // no list of block numbers or of objects between.
     const { blockSize, length } = this.checksums.params;
     const p = this.present;
-    const out: ByteRange[] = [];
+    let runs = 0;
+    for (let i = 0; i < p.length; i++) if (p[i] === 0 && (i === 0 || p[i - 1] !== 0)) runs++;
+    const out = new Float64Array(2 * runs);
+    let n = 0;
     for (let i = 0; i < p.length; i++) {
       if (p[i] !== 0) continue;
       let j = i + 1;
       while (j < p.length && p[j] === 0) j++;
-      out.push({ start: i * blockSize, end: Math.min(j * blockSize, length) });
+      out[n++] = i * blockSize;
+      out[n++] = Math.min(j * blockSize, length);
       i = j;
     }
     return out;

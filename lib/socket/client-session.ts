@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import { ControlFileParser, type ControlFile, type ControlFileParserOptions } from '../control-file/parser.js';
 import type { ChunkSink } from '../engine/block-assembler.js';
 import type { ByteRange } from '../engine/target-state.js';
+import { unpackRanges } from '../engine/packed-ranges.js';
 import type { RangeSource } from '../sync/range-source.js';
 import type { FetchStats } from '../transport/range-fetcher.js';
 import { Wanted } from '../transport/range-plan.js';
@@ -149,7 +150,7 @@ export class ClientSession {
   /** The data of `version`, as a RangeSource for ControlSync. */
   source(version: number): RangeSource {
     return {
-      fetch: (ranges, deliver) => this.fetch(version, ranges, deliver),
+      fetch: (ranges, deliver) => this.fetch(version, unpackRanges(ranges), deliver),
       close: () => {},
     };
   }

@@ -272,7 +272,7 @@ export class ControlSync extends EventEmitter {
     // answers.
     const writer = syncWriter(out.fd);
     let bad: Error | undefined;
-    const missing = state.missingRanges();
+    const missing = state.missingPacked();
     const total = rangeBytes(missing);
     // Progress counts the bytes of the blocks written, so never the gaps the
     // fetcher merged in, nor a block twice.

@@ -2,7 +2,7 @@ import { open } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { pipeline } from 'node:stream/promises';
 import type { ChunkSink, RemoteChunk } from '../engine/block-assembler.js';
-import type { ByteRange } from '../engine/target-state.js';
+import { unpackRanges, type RangeList } from '../engine/packed-ranges.js';
 import { TruncatedInputError } from '../errors.js';
 import { displayUrl } from '../transport/display-url.js';
 import { HttpRangeFetcher, type FetchCallOptions, type FetchStats, type RangeFetcherOptions } from '../transport/range-fetcher.js';
@@ -13,7 +13,7 @@ import { HttpError } from '../transport/errors.js';
  * `fetch()` may be called more than once (refetch rounds); `close()` at the end.
  */
 export interface RangeSource {
-  fetch(ranges: readonly ByteRange[], deliver: ChunkSink, call?: FetchCallOptions): Promise<FetchStats>;
+  fetch(ranges: RangeList, deliver: ChunkSink, call?: FetchCallOptions): Promise<FetchStats>;
   close(): void;
 }
 
@@ -37,7 +37,7 @@ export class LocalFileSource implements RangeSource {
 
   close(): void {}
 
-  async fetch(ranges: readonly ByteRange[], deliver: ChunkSink): Promise<FetchStats> {
+  async fetch(ranges: RangeList, deliver: ChunkSink): Promise<FetchStats> {
     const stats: FetchStats = { requests: 0, bytesOnWire: 0, payloadBytes: 0, retries: 0, adaptations: [] };
     const handle = await open(this.path, 'r');
     try {
@@ -45,7 +45,7 @@ export class LocalFileSource implements RangeSource {
       if (size !== this.length) throw new TruncatedInputError(`${this.path} has ${size} bytes, the control file says ${this.length}`);
       // Imported here: it is a readable-stream, which the HTTP path does not load.
       const { BlockReader } = await import('../engine/block-reader.js');
-      await pipeline(new BlockReader(handle, { blockSize: 1, length: size }, { ranges }), async (chunks: AsyncIterable<RemoteChunk>) => {
+      await pipeline(new BlockReader(handle, { blockSize: 1, length: size }, { ranges: unpackRanges(ranges) }), async (chunks: AsyncIterable<RemoteChunk>) => {
         for await (const chunk of chunks) {
           stats.requests++;
           stats.bytesOnWire += chunk.data.length;

@@ -8,7 +8,8 @@ import { displayUrl } from './display-url.js';
 import { HttpError, MultipartError } from './errors.js';
 import { AbortedError, classify, HttpClient, httpClientOptions, type HttpClientOptions, type HttpResponse } from './http-client.js';
 import { MultipartDecoder } from './multipart-decoder.js';
-import { mergeInto, Wanted } from './range-plan.js';
+import { mergePacked, Wanted } from './range-plan.js';
+import type { PackedRanges, RangeList } from '../engine/packed-ranges.js';
 
 export interface RangeFetcherOptions extends HttpClientOptions {
   /** Length of the file on the server, checked against every answer. */
@@ -106,7 +107,17 @@ export class HttpRangeFetcher {
   private readonly client: HttpClient;
   private readonly mirrors: Mirror[];
   private readonly options: RangeFetcherOptions;
+  /**
+   * The ranges still to ask for, in file order: `queue`, then the packed
+   * `fresh` ranges from `freshAt` on. Items are made from `fresh` a request's
+   * worth at a time (fill()), so that the thousands a sync queues are not
+   * objects for the whole fetch (see PackedRanges). Everything put back in
+   * the queue comes from a request already taken, so it lies before `fresh`.
+   */
   private queue: Item[] = [];
+  private fresh: PackedRanges = new Float64Array(0);
+  private freshAt = 0;
+  private freshAttempts = 0;
   private next = 0;
   /** Time spent retrying so far (backoff plus failed exchanges), in ms. */
   private retrySpent = 0;
@@ -129,7 +140,7 @@ export class HttpRangeFetcher {
    * buffer that is reused: it is valid until `deliver` returns, or until the
    * promise it returns settles (see ChunkSink); copy what you keep.
    */
-  async fetch(ranges: readonly ByteRange[], deliver: ChunkSink, call: FetchCallOptions = {}): Promise<FetchStats> {
+  async fetch(ranges: RangeList, deliver: ChunkSink, call: FetchCallOptions = {}): Promise<FetchStats> {
     if (this.closed) throw new HttpError('ERR_ZSYNC_CLOSED', 'fetch() after close()', { url: this.mirrors[0]!.shown });
     if (this.busy) throw new HttpError('ERR_ZSYNC_BUSY', 'fetch() is already running on this fetcher', { url: this.mirrors[0]!.shown });
     this.busy = true;
@@ -139,7 +150,10 @@ export class HttpRangeFetcher {
     const internal = new AbortController();
     const signal = this.options.signal ? AbortSignal.any([this.options.signal, internal.signal]) : internal.signal;
     const attempts = call.attempts ?? 0;
-    this.queue = mergeInto(ranges, this.options.mergeGap ?? 256, (start, end): Item => ({ start, end, attempts, tried: undefined, avoid: undefined }));
+    this.queue = [];
+    this.fresh = mergePacked(ranges, this.options.mergeGap ?? 256);
+    this.freshAt = 0;
+    this.freshAttempts = attempts;
     const concurrency = Math.max(1, this.options.concurrency ?? 4);
     const running = new Set<Promise<void>>();
     let failed = false;
@@ -152,12 +166,12 @@ export class HttpRangeFetcher {
     };
     try {
       if (this.options.signal?.aborted) throw new AbortedError(this.options.signal.reason);
-      while ((this.queue.length > 0 || running.size > 0) && !failed) {
-        while (this.queue.length > 0 && running.size < concurrency && !failed) {
+      while ((this.queued() || running.size > 0) && !failed) {
+        while (this.queued() && running.size < concurrency && !failed) {
           let mirror: Mirror;
           let job: Job;
           try {
-            mirror = this.pickMirror(this.queue[0]!);
+            mirror = this.pickMirror(this.first());
             job = this.takeJob(mirror);
           } catch (err) {
             fail(err);
@@ -176,6 +190,8 @@ export class HttpRangeFetcher {
       // delivered after we return.
       await Promise.allSettled(running);
       this.queue = [];
+      this.fresh = new Float64Array(0);
+      this.freshAt = 0;
       this.busy = false;
     }
     if (failed) throw failure;
@@ -192,6 +208,27 @@ export class HttpRangeFetcher {
   close(): void {
     this.closed = true;
     this.client.close();
+  }
+
+  /** True while some range is still to be asked for. */
+  private queued(): boolean {
+    return this.queue.length > 0 || this.freshAt < this.fresh.length;
+  }
+
+  /** The first range still to be asked for (only when queued()). */
+  private first(): Item {
+    if (this.queue.length === 0) this.fill(1);
+    return this.queue[0]!;
+  }
+
+  /** Makes up to `n` more queue items from the packed ranges; returns how many it made. */
+  private fill(n: number): number {
+    const fresh = this.fresh;
+    let made = 0;
+    for (; made < n && this.freshAt < fresh.length; made++, this.freshAt += 2) {
+      this.queue.push({ start: fresh[this.freshAt]!, end: fresh[this.freshAt + 1]!, attempts: this.freshAttempts, tried: undefined, avoid: undefined });
+    }
+    return made;
   }
 
   private alive(): Mirror[] {
@@ -215,7 +252,8 @@ export class HttpRangeFetcher {
     const items: Item[] = [];
     const taken: number[] = [];
     let header = 'bytes='.length - 1;
-    for (let i = 0; i < this.queue.length && items.length < mirror.maxRanges; i++) {
+    for (let i = 0; items.length < mirror.maxRanges; i++) {
+      if (i === this.queue.length && this.fill(mirror.maxRanges) === 0) break;
       const item = this.queue[i]!;
       // Ranges that just failed on this mirror wait for another one.
       if (items.length > 0 && hasAlternative && item.avoid === mirror) continue;
@@ -434,6 +472,7 @@ export class HttpRangeFetcher {
     }
     this.adapt(mirror, 1, 'ignores Range (200): reading the whole file once');
     // Everything still queued comes out of this body too.
+    this.fill(Infinity);
     const queued = this.queue.splice(0);
     if (queued.length > 0) {
       wanted.add(...queued);

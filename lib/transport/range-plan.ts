@@ -1,50 +1,60 @@
 import type { ByteRange } from '../engine/target-state.js';
+import { rangeBytes, rangeCount, rangeEnd, rangeStart, unpackRanges, type PackedRanges, type RangeList } from '../engine/packed-ranges.js';
+
+export { rangeBytes };
 
 /**
  * Merges ranges whose gap is at most `gap` bytes: fetching a few unneeded bytes
  * costs less than another range (each part of a multipart answer carries some
  * 80-100 bytes of headers). Input sorted or not; output sorted, disjoint.
  */
-export function mergeRanges(ranges: readonly ByteRange[], gap: number): ByteRange[] {
-  return mergeInto(ranges, gap, (start, end) => ({ start, end }));
-}
-
-/**
- * mergeRanges, making each output range with `make` (so that a caller that
- * wants more fields builds its objects once). Sorted input (the usual case) is
- * not copied to be sorted.
- */
-export function mergeInto<T extends ByteRange>(ranges: readonly ByteRange[], gap: number, make: (start: number, end: number) => T): T[] {
-  let sorted = ranges;
-  for (let i = 1; i < ranges.length; i++) {
-    if (ranges[i]!.start < ranges[i - 1]!.start) {
-      sorted = [...ranges].sort((a, b) => a.start - b.start);
-      break;
-    }
-  }
-  const out: T[] = [];
-  let start = 0;
-  let end = -1;
-  for (let i = 0; i < sorted.length; i++) {
-    const r = sorted[i]!;
-    if (r.end <= r.start) continue;
-    if (end >= 0 && r.start - end <= gap) {
-      end = Math.max(end, r.end);
-      continue;
-    }
-    if (end >= 0) out.push(make(start, end));
-    start = r.start;
-    end = r.end;
-  }
-  if (end >= 0) out.push(make(start, end));
+export function mergeRanges(ranges: RangeList, gap: number): ByteRange[] {
+  const out: ByteRange[] = [];
+  mergeEach(ranges, gap, (start, end) => {
+    out.push({ start, end });
+  });
   return out;
 }
 
-/** Total bytes in a list of disjoint ranges. */
-export function rangeBytes(ranges: readonly ByteRange[]): number {
+/** mergeRanges, packed: no object per range (see PackedRanges). */
+export function mergePacked(ranges: RangeList, gap: number): PackedRanges {
+  const most = new Float64Array(2 * rangeCount(ranges));
   let n = 0;
-  for (const r of ranges) n += r.end - r.start;
-  return n;
+  mergeEach(ranges, gap, (start, end) => {
+    most[n++] = start;
+    most[n++] = end;
+  });
+  return n === most.length ? most : most.slice(0, n);
+}
+
+/**
+ * Calls `emit` with each merged range in order. Sorted input (the usual case)
+ * is not copied to be sorted.
+ */
+function mergeEach(ranges: RangeList, gap: number, emit: (start: number, end: number) => void): void {
+  let sorted = ranges;
+  const count = rangeCount(ranges);
+  for (let i = 1; i < count; i++) {
+    if (rangeStart(ranges, i) < rangeStart(ranges, i - 1)) {
+      sorted = [...unpackRanges(ranges)].sort((a, b) => a.start - b.start);
+      break;
+    }
+  }
+  let start = 0;
+  let end = -1;
+  for (let i = 0; i < count; i++) {
+    const rs = rangeStart(sorted, i);
+    const re = rangeEnd(sorted, i);
+    if (re <= rs) continue;
+    if (end >= 0 && rs - end <= gap) {
+      end = Math.max(end, re);
+      continue;
+    }
+    if (end >= 0) emit(start, end);
+    start = rs;
+    end = re;
+  }
+  if (end >= 0) emit(start, end);
 }
 
 /** The value of a `Range` header asking for these ranges (END inclusive on the wire). */
