@@ -56,19 +56,29 @@ describe('BlockIndex target states', () => {
     const m = new Matcher(index, { state });
     m.write(Buffer.concat([half.subarray(0, 48 * 1024), oldData.subarray(0, 64 * 1024)]), () => {});
     m.end(() => {});
-    const { bucketStart, bucketEnd, entries, tags, tableShift } = index.lookupFor(state);
+    const { bucketStart, entries, tags, tableShift } = index.lookupFor(state);
     const { weak } = repeated;
     let live = 0;
     let pruned = 0;
+    const seen = new Set<number>();
     for (let b = 0; b + 1 < bucketStart.length; b++) {
-      pruned += bucketStart[b + 1]! - bucketEnd[b]!;
-      for (let r = bucketStart[b]!; r < bucketEnd[b]!; r++) {
+      let r = bucketStart[b]!;
+      // Live entries first, ascending, each in its key's bucket with its tag...
+      for (; r < bucketStart[b + 1]! && entries[r]! >= 0; r++) {
         const key = lookupKey(weak[entries[r]!]!, weak[entries[r]! + 1]!);
         expect(key >>> tableShift, `entry ${r}`).to.equal(b);
         expect(tags[r], `tag of entry ${r}`).to.equal(keyTag(key));
+        if (r > bucketStart[b]!) expect(entries[r]!, `entry ${r}`).to.be.above(entries[r - 1]!);
+        seen.add(entries[r]!);
         live++;
       }
+      // ...then only dropped ones, to the bucket's end.
+      for (; r < bucketStart[b + 1]!; r++) {
+        expect(entries[r], `entry ${r}`).to.equal(-1);
+        pruned++;
+      }
     }
+    expect(seen.size, 'no block twice').to.equal(live);
     expect(pruned, 'entries dropped by the scan').to.be.greaterThan(0);
     expect(live + pruned).to.equal(repeated.blockCount - 1);
     // And what is left is still found: the rest of the target, from a seed that has it all.
@@ -93,7 +103,7 @@ describe('BlockIndex.dispose()', () => {
     index.lookupFor(new TargetState(sums));
     index.dispose();
     // Transferred away: the buffers are detached, their memory freed with the message.
-    for (const a of [index.filter, index.confirm, index.bucketStart, index.bucketEnd, index.entries, index.tags]) expect(a.buffer.byteLength).to.equal(0);
+    for (const a of [index.filter, index.confirm, index.bucketStart, index.entries, index.tags]) expect(a.buffer.byteLength).to.equal(0);
     expect(() => index.lookupFor(new TargetState(sums))).to.throw().with.property('code', 'ERR_ZSYNC_INVALID_ARGUMENT');
     index.dispose(); // twice is harmless
   });

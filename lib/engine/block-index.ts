@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { BlockChecksums } from './block-checksums.js';
 import type { TargetState } from './target-state.js';
+import { releaseMemory } from './release-memory.js';
 
 // Multipliers of a multiplicative (Fibonacci) hash: the top bits of the product
 // are well mixed, so bucket and filter positions are taken from the top.
@@ -24,9 +25,12 @@ export interface BucketLookup {
   readonly confirm: Int32Array;
   readonly confirmShift: number;
   readonly tableShift: number;
+  /** Bucket b is entries[bucketStart[b] .. bucketStart[b + 1]). */
   readonly bucketStart: Uint32Array;
-  /** Live end of each bucket: entries found by this state are dropped in place. */
-  readonly bucketEnd: Uint32Array;
+  /**
+   * Block ids, bucket by bucket: each bucket's live entries first, in
+   * ascending order, then -1 where entries this state has found were dropped.
+   */
   readonly entries: Int32Array;
   readonly tags: Uint16Array;
 }
@@ -133,9 +137,8 @@ export class BlockIndex implements BucketLookup {
   readonly confirmShift: number;
   /** A key's bucket is `key >>> tableShift`. */
   readonly tableShift: number;
-  /** Bucket b holds entries[bucketStart[b] .. bucketEnd[b]). */
+  /** Bucket b is entries[bucketStart[b] .. bucketStart[b + 1]). */
   readonly bucketStart: Uint32Array;
-  readonly bucketEnd: Uint32Array;
   readonly entries: Int32Array;
   /**
    * Each entry's key's low 16 bits (keyTag), beside it: the window that passed
@@ -159,12 +162,13 @@ export class BlockIndex implements BucketLookup {
     const confirmBits = filterBitsFor(indexed, FILTER_BITS_PER_BLOCK, MAX_CONFIRM_BITS, CONFIRM_BITS_PER_BLOCK_BIG);
     this.filterShift = 32 - (filterBits - 5);
     this.confirmShift = 32 - (confirmBits - 5);
-    // Two to four blocks per bucket: a bucket is walked only for the few
+    // Four to eight blocks per bucket: a bucket is walked only for the few
     // windows that pass both filters (about 0.1-0.2% of a seed's that match
-    // nothing) and at the start of each run of matches, and the table costs 8
-    // bytes a bucket in every scanning thread (one a block took 2 MB of a
-    // 1 GiB sync's two threads).
-    const tableBits = Math.max(1, Math.floor(Math.log2(indexed + 1)) - 1);
+    // nothing) and at the start of each run of matches, and the table costs 4
+    // bytes a bucket in every scanning thread (with a live end per bucket
+    // besides, and one bucket a block, it took 2 MB of a 1 GiB sync's two
+    // threads; two to four blocks, 1 MB).
+    const tableBits = Math.max(1, Math.floor(Math.log2(indexed + 1)) - 2);
     this.tableShift = 32 - tableBits;
     // Every array in one allocation, which dispose() gives back whole. Six of
     // them, of 0.25-1 MB each, went where glibc's malloc put them: once it has
@@ -172,7 +176,7 @@ export class BlockIndex implements BucketLookup {
     // so smaller arrays (the filters, tags...) came from its heaps and stayed
     // resident after they were freed (4-6 MB of a 1 GiB sync's peak RSS). One
     // block of 1-4 MB is mapped on its own, and unmapped when freed.
-    const words = [2 ** (filterBits - 5), 2 ** (confirmBits - 5), 2 ** tableBits + 1, 2 ** tableBits, indexed];
+    const words = [2 ** (filterBits - 5), 2 ** (confirmBits - 5), 2 ** tableBits + 1, indexed];
     const block = new ArrayBuffer(words.reduce((a, n) => a + 4 * n, 0) + 2 * indexed);
     let at = 0;
     const take = (n: number): number => {
@@ -182,14 +186,11 @@ export class BlockIndex implements BucketLookup {
     };
     this.filter = new Int32Array(block, take(words[0]!), words[0]!);
     this.confirm = new Int32Array(block, take(words[1]!), words[1]!);
-    const buckets = buildBuckets(checksums, this.tableShift, this, {
-      bucketStart: new Uint32Array(block, take(words[2]!), words[2]!),
-      bucketEnd: new Uint32Array(block, take(words[3]!), words[3]!),
-      entries: new Int32Array(block, take(words[4]!), words[4]!),
+    this.bucketStart = new Uint32Array(block, take(words[2]!), words[2]!);
+    const buckets = buildBuckets(checksums, this.tableShift, this.bucketStart, this, {
+      entries: new Int32Array(block, take(words[3]!), words[3]!),
       tags: new Uint16Array(block, at, indexed),
     });
-    this.bucketStart = buckets.bucketStart;
-    this.bucketEnd = buckets.bucketEnd;
     this.entries = buckets.entries;
     this.tags = buckets.tags;
   }
@@ -210,7 +211,7 @@ export class BlockIndex implements BucketLookup {
     if (this.released) return;
     this.released = true;
     // The buckets built for any later state are left to the GC (a sync has one state).
-    release([this.filter, this.confirm, this.bucketStart, this.bucketEnd, this.entries, this.tags].map((a) => a.buffer));
+    releaseMemory([this.filter, this.confirm, this.bucketStart, this.entries, this.tags].map((a) => a.buffer));
   }
 
   /** The buckets as one target state sees them: its own set, pruned as its blocks are found. */
@@ -221,7 +222,7 @@ export class BlockIndex implements BucketLookup {
       if (this.singleState && this.owner !== undefined) throw new InvalidArgumentError('this BlockIndex serves a single target state, and already has one');
       // The first state prunes the index's own buckets; a later one must not
       // see that state's pruning, so its buckets are built again.
-      const fresh = this.owner === undefined ? this : buildBuckets(this.checksums, this.tableShift);
+      const fresh = this.owner === undefined ? this : buildBuckets(this.checksums, this.tableShift, this.bucketStart);
       this.owner ??= state;
       lookup = {
         filter: this.filter,
@@ -230,7 +231,6 @@ export class BlockIndex implements BucketLookup {
         confirmShift: this.confirmShift,
         tableShift: this.tableShift,
         bucketStart: this.bucketStart,
-        bucketEnd: fresh.bucketEnd,
         entries: fresh.entries,
         tags: fresh.tags,
       };
@@ -240,60 +240,48 @@ export class BlockIndex implements BucketLookup {
   }
 }
 
-/**
- * Gives the memory of typed arrays back now, rather than at the next major GC:
- * their buffers are transferred into a message on a channel that is closed at
- * once, which frees them (the arrays are left empty). A runtime without
- * MessageChannel leaves them to the GC.
- */
-function release(buffers: ArrayBufferLike[]): void {
-  if (typeof MessageChannel !== 'function') return;
-  const owned = [...new Set(buffers)].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && b.byteLength > 0);
-  const { port1, port2 } = new MessageChannel();
-  port1.postMessage(null, owned);
-  port1.close();
-  port2.close();
-}
-
-type Buckets = Pick<BucketLookup, 'bucketStart' | 'bucketEnd' | 'entries' | 'tags'>;
+type Buckets = Pick<BucketLookup, 'entries' | 'tags'>;
 
 /**
  * Buckets of block ids by lookup key, as one flat array (a counting sort), each
  * bucket in ascending block order, with each key's tag beside its id.
  * Deterministic: built again from the same checksums, they are the same. The
- * first build fills the index's filter too, in the same pass over the keys.
+ * first build (`filling` given) also fills `bucketStart` and the index's
+ * filters, in the same passes over the keys; a later one reads `bucketStart`.
  */
-function buildBuckets(checksums: BlockChecksums, tableShift: number, filling?: Pick<BucketLookup, 'filter' | 'filterShift' | 'confirm' | 'confirmShift'>, into?: Buckets): Buckets {
+function buildBuckets(checksums: BlockChecksums, tableShift: number, bucketStart: Uint32Array, filling?: Pick<BucketLookup, 'filter' | 'filterShift' | 'confirm' | 'confirmShift'>, into?: Buckets): Buckets {
   const { weak, blockCount } = checksums;
   const pairs = checksums.params.seqMatches === 2;
   const indexed = pairs ? Math.max(0, blockCount - 1) : blockCount;
   const tableSize = 2 ** (32 - tableShift);
-  const { bucketStart, bucketEnd, entries, tags } = into ?? {
-    bucketStart: new Uint32Array(tableSize + 1),
-    bucketEnd: new Uint32Array(tableSize),
-    entries: new Int32Array(indexed),
-    tags: new Uint16Array(indexed),
-  };
-  for (let id = 0; id < indexed; id++) {
-    const key = lookupKey(weak[id]!, pairs ? weak[id + 1]! : 0);
-    if (filling) {
+  const { entries, tags } = into ?? { entries: new Int32Array(indexed), tags: new Uint16Array(indexed) };
+  // Each bucket is filled from its end down, the ids taken in descending
+  // order, so that it ends up ascending. The end of bucket b is the start of
+  // b + 1; the first build holds each bucket's end where its start will be
+  // (the counts summed), and the fill counts it down to the start.
+  let ends = bucketStart;
+  if (filling) {
+    for (let id = 0; id < indexed; id++) {
+      const key = lookupKey(weak[id]!, pairs ? weak[id + 1]! : 0);
       filling.filter[key >>> filling.filterShift]! |= filterMask(key);
       const k2 = confirmKey(key);
       filling.confirm[k2 >>> filling.confirmShift]! |= filterMask(k2);
+      bucketStart[key >>> tableShift]!++;
     }
-    bucketStart[(key >>> tableShift) + 1]!++;
+    for (let b = 1; b < tableSize; b++) bucketStart[b]! += bucketStart[b - 1]!;
+    bucketStart[tableSize] = indexed;
+  } else {
+    ends = bucketStart.slice(1);
   }
-  for (let b = 0; b < tableSize; b++) bucketStart[b + 1]! += bucketStart[b]!;
-  bucketEnd.set(bucketStart.subarray(0, tableSize));
   // The keys computed again rather than kept from the first pass: a
   // temporary array of one key per block cost 1 MB of peak memory per GiB.
-  for (let id = 0; id < indexed; id++) {
+  for (let id = indexed - 1; id >= 0; id--) {
     const key = lookupKey(weak[id]!, pairs ? weak[id + 1]! : 0);
-    const b = key >>> tableShift;
-    tags[bucketEnd[b]!] = keyTag(key);
-    entries[bucketEnd[b]!++] = id;
+    const at = --ends[key >>> tableShift]!;
+    tags[at] = keyTag(key);
+    entries[at] = id;
   }
-  return { bucketStart, bucketEnd, entries, tags };
+  return { entries, tags };
 }
 
 export interface BlockIndexOptions {

@@ -423,18 +423,20 @@ export class Matcher {
   private tryBucket(x: number, key: number, w0: number, w1: number, sink: MatchSink): number {
     this.stats.filterHits++;
     this.next = -1;
-    const { bucketStart, bucketEnd, entries, tags, tableShift } = this.lookup;
+    const { bucketStart, entries, tags, tableShift } = this.lookup;
     const { weak, blockCount } = this.checksums;
     const present = this.state.present;
     const pairs = this.pairs;
     const b = key >>> tableShift;
-    const end = bucketEnd[b]!;
+    const limit = bucketStart[b + 1]!;
     let kept = bucketStart[b]!;
     let d0 = -1;
     let d1 = -1;
     let matched = false;
-    for (let r = kept; r < end; r++) {
+    let r = kept;
+    for (; r < limit; r++) {
       const id = entries[r]!;
+      if (id < 0) break; // the bucket's dropped entries, from here to its end
       if (present[id] === 1) continue; // found since: drop it from the bucket
       tags[kept] = tags[r]!;
       entries[kept++] = id;
@@ -460,7 +462,8 @@ export class Matcher {
         if (thirdMissing) this.next = id + 2;
       }
     }
-    bucketEnd[b] = kept;
+    // What was dropped joins the bucket's tail, which no walk reads past.
+    for (; kept < r; kept++) entries[kept] = -1;
     return matched ? (pairs ? 2 : 1) : 0;
   }
 
@@ -511,9 +514,9 @@ export class Matcher {
 function hasTag(lookup: BucketLookup, key: number): boolean {
   const b = key >>> lookup.tableShift;
   const tag = keyTag(key);
-  const { tags } = lookup;
-  const end = lookup.bucketEnd[b]!;
-  for (let r = lookup.bucketStart[b]!; r < end; r++) if (tags[r] === tag) return true;
+  const { tags, entries } = lookup;
+  const limit = lookup.bucketStart[b + 1]!;
+  for (let r = lookup.bucketStart[b]!; r < limit && entries[r]! >= 0; r++) if (tags[r] === tag) return true;
   return false;
 }
 

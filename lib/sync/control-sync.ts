@@ -279,17 +279,19 @@ export class ControlSync extends EventEmitter {
     let done = 0;
     // Synchronous, so that a chunk costs no promise (see ChunkSink).
     const writeSync = writer.writeSync!;
+    // Good blocks are written even when a neighbour was bad: nothing fetched is wasted.
+    // A block is marked present once written (the hasher reads back what is present).
+    // Made once, not per chunk.
+    const onRun = (position: number, data: Uint8Array, first: number, count: number): void => {
+      writeFullySync(writeSync, data, 0, data.length, position);
+      for (let k = 0; k < count; k++) state.add(first + k);
+      done += data.length;
+    };
+    const onBad = (err: Error): void => {
+      bad = err;
+    };
     const stats = await source.fetch(missing, (chunk) => {
-      const { runs, bad: refused } = assembler.accept(chunk);
-      // Good blocks are written even when a neighbour was bad: nothing fetched is wasted.
-      // A block is marked present once written (the hasher reads back what is present).
-      for (let r = 0; r < runs.length; r++) {
-        const run = runs[r]!;
-        writeFullySync(writeSync, run.data, 0, run.data.length, run.position);
-        for (let k = 0; k < run.blocks.length; k++) state.add(run.blocks[k]!);
-        done += run.data.length;
-      }
-      if (refused.length > 0) bad = refused[refused.length - 1];
+      assembler.acceptRuns(chunk, onRun, onBad);
       hasher?.follow(state);
       this.progress({ phase: 'fetch', done, total });
     }, { attempts: round });

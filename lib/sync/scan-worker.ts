@@ -22,6 +22,7 @@ import { parentPort } from 'node:worker_threads';
 import { BlockChecksums } from '../engine/block-checksums.js';
 import { BlockIndex } from '../engine/block-index.js';
 import type { ChecksumParams } from '../engine/params.js';
+import { releaseMemory } from '../engine/release-memory.js';
 import { TargetState } from '../engine/target-state.js';
 import { matchSeed, type SeedStretch } from './match-seed.js';
 import { readChunksSync, syncWriter } from './sync-io.js';
@@ -90,6 +91,8 @@ async function handle(msg: Message): Promise<void> {
     for (let i = 0; i < present.length; i++) if (present[i] === 1 && before[i] === 0) added++;
     const list = new Int32Array(added);
     for (let i = 0, k = 0; k < added; i++) if (present[i] === 1 && before[i] === 0) list[k++] = i;
+    // The copy of the main thread's blocks is of no more use: its memory back now.
+    releaseMemory([before.buffer]);
     parentPort!.postMessage({ found: list, bytesRead }, [list.buffer]);
   } else if ('done' in msg) {
     // Scanning is over: let go of the working file and of the index (its
@@ -99,6 +102,7 @@ async function handle(msg: Message): Promise<void> {
     output = -1;
     index?.dispose();
     index = undefined;
+    if (state) releaseMemory([state.present.buffer]);
     state = undefined;
   } else if (isPrefixHashMessage(msg)) {
     hash ??= prefixHashHandler((reply) => parentPort!.postMessage(reply));

@@ -3,6 +3,7 @@ import type { BlockChecksums } from '../engine/block-checksums.js';
 import type { BlockIndex } from '../engine/block-index.js';
 import { blockBytes } from '../engine/params.js';
 import type { PositionalWriter } from '../engine/positional.js';
+import { releaseMemory } from '../engine/release-memory.js';
 import type { TargetState } from '../engine/target-state.js';
 import { AbortedError } from '../errors.js';
 import { acquireHelperThread } from '../parallel/thread-budget.js';
@@ -313,6 +314,8 @@ export async function matchSeedSplit(path: string, size: number, index: BlockInd
     bytesReused += blockBytes(params, id);
     blocks++;
   }
+  // Half a MB at 1 GiB, which the main thread's fetch would otherwise keep until a major GC.
+  releaseMemory([found.buffer]);
   options.onProgress?.(size);
   // Bytes of the seed read, each counted once: overlaps read by both are not.
   return { bytesRead: Math.min(local.bytesRead, mainOwnEnd) + bytesRead, bytesReused, blocks };
