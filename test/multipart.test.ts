@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { RemoteChunk } from '../lib/engine/block-assembler.js';
-import { parseContentRange } from '../lib/transport/content-range.js';
+import { parseContentRange, parseContentRangeBytes, type ContentRange } from '../lib/transport/content-range.js';
 import { MultipartByterangesParser } from '../lib/transport/multipart-parser.js';
 import type { BlockChecksums } from '../lib/engine/block-checksums.js';
 import { rangeBytes, unpackRanges } from '../lib/engine/packed-ranges.js';
@@ -173,6 +173,80 @@ describe('MultipartByterangesParser', () => {
     expect(await parseError(split(Buffer.concat([endless, endless, endless, endless]), 999), { maxHeaderBytes: 4096 })).to.have.property('code', 'ERR_ZSYNC_MULTIPART');
     const longHeader = Buffer.from(`--${BOUNDARY}\r\nX-Long: ${'y'.repeat(20000)}\r\nContent-Range: bytes 0-2/10\r\n\r\nabc\r\n--${BOUNDARY}--\r\n`, 'latin1');
     expect(await parseError(split(longHeader, 1000))).to.have.property('code', 'ERR_ZSYNC_MULTIPART');
+  });
+
+  // The part headers are read as bytes where they lie. The rules, as text:
+  // the rest of the boundary line is white space; the last header whose name,
+  // trimmed, is Content-Range in any case gives the part's range, which must
+  // parse; no such header is an error.
+  function rangeByTheRules(block: string): { range?: ContentRange; error?: string } {
+    const lines = block.split('\r\n');
+    if (lines[0]!.trim() !== '') return { error: `unexpected text after a boundary: ${JSON.stringify(lines[0]!.slice(0, 80))}` };
+    let range: ContentRange | undefined;
+    for (const line of lines.slice(1)) {
+      const colon = line.indexOf(':');
+      if (colon > 0 && line.slice(0, colon).trim().toLowerCase() === 'content-range') {
+        range = parseContentRange(line.slice(colon + 1));
+        if (!range) return { error: `bad Content-Range in a part: ${JSON.stringify(line.slice(0, 120))}` };
+      }
+    }
+    return range ? { range } : { error: 'a part has no Content-Range' };
+  }
+
+  it('reads part headers as the rules written as text say, for any header block (fast-check)', async () => {
+    const ws = fc.constantFrom(' ', '\t', '\u00a0', '\x0b', '\x0c', '');
+    const name = fc.constantFrom('Content-Range', 'content-range', 'CONTENT-RANGE', 'Content-Rangé', 'Content-Type', 'X-Range', 'Content Range', '');
+    const num = fc.oneof(fc.nat(5000).map(String), fc.constantFrom('007', '', '99999999999999999', '-1', '1e3'));
+    const value = fc.oneof(
+      fc.tuple(ws, fc.constantFrom('bytes', 'BYTES', 'Bytes', 'byte', 'bytesX'), ws, ws, num, num, fc.constantFrom('/', '-', ''), fc.oneof(num, fc.constant('*')), ws).map(
+        ([a, unit, b, c, first, last, slash, total, d]) => `${a}${unit}${b}${c}${first}-${last}${slash}${total}${d}`,
+      ),
+      fc.string({ maxLength: 12 }),
+    );
+    const line = fc.tuple(ws, name, ws, fc.constantFrom(':', ''), value).map(([a, n, b, colon, v]) => `${a}${n}${b}${colon}${v}`);
+    const first = fc.oneof(fc.constant(''), ws, fc.constantFrom('x', ' \u00e9'));
+    await fc.assert(
+      fc.asyncProperty(first, fc.array(line, { maxLength: 4 }), async (head, lines) => {
+        const block = [head, ...lines].join('\r\n');
+        fc.pre(!block.includes('\r\n\r\n') && !block.endsWith('\r') && !block.endsWith('\r\n'));
+        const rules = rangeByTheRules(block);
+        // Several Content-Range headers: the last one counts (a fixed case beside the generated ones).
+        if (lines.length === 0) {
+          const twice = Buffer.from(`--${BOUNDARY}\r\nContent-Range: bytes 0-2/10\r\ncontent-range: bytes 4-6/10\r\n\r\nabc\r\n--${BOUNDARY}--\r\n`, 'latin1');
+          expect([...(await parse([twice])).keys()]).to.deep.equal([4]);
+        }
+        const size = rules.range ? Math.min(rules.range.end - rules.range.start, 64) : 3;
+        const data = Buffer.alloc(size, 0x61);
+        const start = rules.range?.start ?? 0;
+        const total = `--${BOUNDARY}${block}\r\n\r\n`;
+        const buf = Buffer.concat([Buffer.from(total, 'latin1'), data, Buffer.from(`\r\n--${BOUNDARY}--\r\n`, 'latin1')]);
+        fc.pre(!rules.range || rules.range.end - rules.range.start <= 64);
+        if (rules.error) {
+          const err = await parseError([buf]);
+          expect(err).to.have.property('code', 'ERR_ZSYNC_MULTIPART');
+          expect(err.message).to.equal(rules.error);
+        } else {
+          const got = await parse(split(buf, 7));
+          expect([...got.keys()]).to.deep.equal([start]);
+          expect(got.get(start)).to.deep.equal(data);
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('parseContentRangeBytes reads bytes as parseContentRange reads their latin1 text', () => {
+    const alphabet = fc.constantFrom(...' \t\u00a0\x0b\r\nbBytesYTESx0123456789-/*'.split(''));
+    const near = fc.tuple(fc.constantFrom('', ' ', '\t'), fc.constantFrom('bytes ', 'BYTES\t', 'bytes\u00a0', 'bytes'), fc.nat(999), fc.nat(999), fc.constantFrom('/', ''), fc.oneof(fc.nat(2000).map(String), fc.constant('*'))).map(
+      ([a, u, x, y, sl, t]) => `${a}${u}${x}-${y}${sl}${t}`,
+    );
+    fc.assert(
+      fc.property(fc.oneof(near, fc.array(alphabet, { maxLength: 24 }).map((cs) => cs.join(''))), fc.nat(3), (text, pad) => {
+        const bytes = Buffer.concat([Buffer.from('9'.repeat(pad), 'latin1'), Buffer.from(text, 'latin1'), Buffer.from('7', 'latin1')]);
+        expect(parseContentRangeBytes(bytes, pad, pad + Buffer.byteLength(text, 'latin1'))).to.deep.equal(parseContentRange(text));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('refuses an empty boundary with ERR_ZSYNC_MULTIPART', () => {

@@ -44,6 +44,24 @@ export class ByteQueue {
     return Buffer.from(this.view(from, to));
   }
 
+  /** True when the queue starts with `prefix` (compared where it lies, no copy). */
+  startsWith(prefix: Uint8Array): boolean {
+    if (this.length < prefix.length) return false;
+    const buf = this.buf;
+    const at = this.start;
+    for (let i = 0; i < prefix.length; i++) if (buf[at + i] !== prefix[i]) return false;
+    return true;
+  }
+
+  /**
+   * The queued bytes as they lie, valid until the queue next changes: bytes
+   * [from, to) of the queue are view[start + from .. start + to). For reading
+   * in place, without slice()'s copy.
+   */
+  peek(): { view: Buffer; start: number } {
+    return { view: this.buf, start: this.start };
+  }
+
   /** The byte at `i`, or undefined past the end. */
   get(i: number): number | undefined {
     return i >= 0 && i < this.length ? this.buf[this.start + i] : undefined;

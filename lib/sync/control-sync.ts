@@ -25,6 +25,10 @@ import { matchSeed } from './match-seed.js';
 import { matchSeedSplit, SeedScanHelper, splittable } from './split-scan.js';
 import { syncWriter } from './sync-io.js';
 
+/** Bytes written, or ms, between two progress events of the fetch. */
+const PROGRESS_STEP = 256 << 10;
+const PROGRESS_MS = 100;
+
 export interface ControlSyncOptions {
   /** Extra seeds (zsync's -i), read after OUTPUT.part and OUTPUT. */
   seeds?: string[];
@@ -290,9 +294,19 @@ export class ControlSync extends EventEmitter {
     const onBad = (err: Error): void => {
       bad = err;
     };
+    // A progress event per 256 KiB written or 100 ms, and at the first write
+    // and the last, not per piece: an answer's parts come a few KiB each, and
+    // their events were thousands of objects a GiB.
+    let shown = -1;
+    let shownAt = 0;
     const stats = await source.fetch(missing, (chunk) => {
       assembler.acceptRuns(chunk, onRun, onBad);
       hasher?.follow(state);
+      if (done <= shown) return;
+      const now = performance.now();
+      if (shown > 0 && done - shown < PROGRESS_STEP && done < total && now - shownAt < PROGRESS_MS) return;
+      shown = done;
+      shownAt = now;
       this.progress({ phase: 'fetch', done, total });
     }, { attempts: round });
     hasher?.follow(state);

@@ -1,7 +1,7 @@
 import { ByteQueue } from '../engine/byte-queue.js';
 import { TruncatedInputError } from '../errors.js';
 import type { RemoteChunk } from '../engine/block-assembler.js';
-import { parseContentRange, type ContentRange } from './content-range.js';
+import { isSpaceByte, parseContentRangeBytes, type ContentRange } from './content-range.js';
 import { MultipartError } from './errors.js';
 
 export interface MultipartDecoderOptions {
@@ -124,7 +124,7 @@ export class MultipartDecoder {
         }
         case 'after-body': {
           if (q.length < this.delimiter.length) return;
-          if (!q.slice(0, this.delimiter.length).equals(this.delimiter)) {
+          if (!q.startsWith(this.delimiter)) {
             throw new MultipartError(`part ending at ${this.position} is not followed by the boundary`);
           }
           q.consume(this.delimiter.length);
@@ -148,9 +148,10 @@ export class MultipartDecoder {
             return;
           }
           this.bound(at, 'part header');
-          const text = q.slice(0, at).toString('latin1');
+          const { view, start } = q.peek();
+          const range = this.partRange(view, start, start + at);
           q.consume(at + HEADER_END.length);
-          this.startPart(text);
+          this.startPart(range);
           break;
         }
         case 'epilogue':
@@ -160,19 +161,36 @@ export class MultipartDecoder {
     }
   }
 
-  private startPart(headerBlock: string): void {
-    const lines = headerBlock.split('\r\n');
-    // lines[0] is what followed the boundary on its line: only padding is allowed.
-    if (lines[0]!.trim() !== '') throw new MultipartError(`unexpected text after a boundary: ${JSON.stringify(lines[0]!.slice(0, 80))}`);
+  /**
+   * The Content-Range of a part's header block, latin1 bytes [from, to) of
+   * `buf` (the block runs from the end of the boundary line to the empty
+   * line), read in place: a sync reads thousands of parts, and as text (a
+   * string, its lines, a regular expression's match) they were a sixth of
+   * what its fetch allocated. What follows the boundary on its line may only
+   * be white space; a header named Content-Range, in any case and with white
+   * space around the name, is the part's (the last one, if several).
+   */
+  private partRange(buf: Uint8Array, from: number, to: number): ContentRange {
+    let line = from;
+    let lineEnd = lineEndAt(buf, line, to);
+    for (let i = line; i < lineEnd; i++) {
+      if (!isSpaceByte(buf[i]!)) throw new MultipartError(`unexpected text after a boundary: ${JSON.stringify(latin1(buf, line, Math.min(lineEnd, line + 80)))}`);
+    }
     let range: ContentRange | undefined;
-    for (const line of lines.slice(1)) {
-      const colon = line.indexOf(':');
-      if (colon > 0 && line.slice(0, colon).trim().toLowerCase() === 'content-range') {
-        range = parseContentRange(line.slice(colon + 1));
-        if (!range) throw new MultipartError(`bad Content-Range in a part: ${JSON.stringify(line.slice(0, 120))}`);
-      }
+    while (lineEnd < to) {
+      line = lineEnd + 2;
+      lineEnd = lineEndAt(buf, line, to);
+      let colon = line;
+      while (colon < lineEnd && buf[colon] !== 0x3a) colon++;
+      if (colon === line || colon === lineEnd || !namesContentRange(buf, line, colon)) continue;
+      range = parseContentRangeBytes(buf, colon + 1, lineEnd);
+      if (!range) throw new MultipartError(`bad Content-Range in a part: ${JSON.stringify(latin1(buf, line, Math.min(lineEnd, line + 120)))}`);
     }
     if (!range) throw new MultipartError('a part has no Content-Range');
+    return range;
+  }
+
+  private startPart(range: ContentRange): void {
     this.onPart?.(range);
     this.parts.push(range);
     this.position = range.start;
@@ -183,4 +201,28 @@ export class MultipartDecoder {
   private bound(n: number, what: string): void {
     if (n > this.maxHeaderBytes) throw new MultipartError(`multipart ${what} longer than ${this.maxHeaderBytes} bytes`);
   }
+}
+
+/** Where the line from `at` ends (its CR LF, or `to`). */
+function lineEndAt(buf: Uint8Array, at: number, to: number): number {
+  for (let i = at; i + 1 < to; i++) if (buf[i] === 0x0d && buf[i + 1] === 0x0a) return i;
+  return to;
+}
+
+const CONTENT_RANGE = Buffer.from('content-range', 'latin1');
+
+/** True when bytes [from, to), white space around them aside, are "content-range" in any case. */
+function namesContentRange(buf: Uint8Array, from: number, to: number): boolean {
+  while (from < to && isSpaceByte(buf[from]!)) from++;
+  while (to > from && isSpaceByte(buf[to - 1]!)) to--;
+  if (to - from !== CONTENT_RANGE.length) return false;
+  for (let i = 0; i < CONTENT_RANGE.length; i++) {
+    const c = buf[from + i]!;
+    if ((c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== CONTENT_RANGE[i]) return false;
+  }
+  return true;
+}
+
+function latin1(buf: Uint8Array, from: number, to: number): string {
+  return Buffer.from(buf.buffer, buf.byteOffset + from, to - from).toString('latin1');
 }

@@ -8,7 +8,7 @@ import { displayUrl } from './display-url.js';
 import { HttpError, MultipartError } from './errors.js';
 import { AbortedError, classify, HttpClient, httpClientOptions, type HttpClientOptions, type HttpResponse } from './http-client.js';
 import { MultipartDecoder } from './multipart-decoder.js';
-import { mergePacked, Wanted } from './range-plan.js';
+import { mergePacked, rangeHeader, rangeSpecLength, Wanted } from './range-plan.js';
 import type { PackedRanges, RangeList } from '../engine/packed-ranges.js';
 
 export interface RangeFetcherOptions extends HttpClientOptions {
@@ -119,6 +119,8 @@ export class HttpRangeFetcher {
   private freshAt = 0;
   private freshAttempts = 0;
   private next = 0;
+  /** take()'s pieces, start and end pairs (see Wanted.takeInto). */
+  private readonly pieces: number[] = [];
   /** Time spent retrying so far (backoff plus failed exchanges), in ms. */
   private retrySpent = 0;
   private busy = false;
@@ -257,7 +259,7 @@ export class HttpRangeFetcher {
       const item = this.queue[i]!;
       // Ranges that just failed on this mirror wait for another one.
       if (items.length > 0 && hasAlternative && item.avoid === mirror) continue;
-      const spec = `${item.start}-${item.end - 1}`.length + 1;
+      const spec = rangeSpecLength(item) + 1;
       if (items.length > 0 && header + spec > maxHeader) break;
       header += spec;
       items.push(item);
@@ -362,7 +364,7 @@ export class HttpRangeFetcher {
   }
 
   private async exchange(mirror: Mirror, job: Job, wanted: Wanted, deliver: ChunkSink, signal: AbortSignal): Promise<void> {
-    const headers: Record<string, string> = { range: `bytes=${job.items.map((r) => `${r.start}-${r.end - 1}`).join(',')}` };
+    const headers: Record<string, string> = { range: rangeHeader(job.items) };
     if (mirror.etag !== undefined && !mirror.etag.startsWith('W/')) headers['if-match'] = mirror.etag;
     else if (mirror.lastModified !== undefined) headers['if-unmodified-since'] = mirror.lastModified;
     this.stats.requests++;
@@ -495,24 +497,30 @@ export class HttpRangeFetcher {
    * costs no promise per chunk.
    */
   private take(chunk: RemoteChunk, wanted: Wanted, deliver: ChunkSink, signal: AbortSignal): Promise<void> | undefined {
-    const pieces = wanted.take(chunk.offset, chunk.offset + chunk.data.length);
-    for (let i = 0; i < pieces.length; i++) {
-      const pending = this.deliverPiece(pieces[i]!, chunk, deliver, signal);
-      if (pending !== undefined) return this.takeRest(pending, pieces, i + 1, chunk, deliver, signal);
+    // Reused: filled and read before anything else can run (a delivery that
+    // returns a promise gets a copy of what is left).
+    const pieces = this.pieces;
+    pieces.length = 0;
+    wanted.takeInto(chunk.offset, chunk.offset + chunk.data.length, pieces);
+    for (let i = 0; i < pieces.length; i += 2) {
+      const pending = this.deliverPiece(pieces[i]!, pieces[i + 1]!, chunk, deliver, signal);
+      if (pending !== undefined) return this.takeRest(pending, pieces.slice(i + 2), chunk, deliver, signal);
     }
     return undefined;
   }
 
-  private async takeRest(pending: Promise<void>, pieces: ByteRange[], from: number, chunk: RemoteChunk, deliver: ChunkSink, signal: AbortSignal): Promise<void> {
+  private async takeRest(pending: Promise<void>, pieces: number[], chunk: RemoteChunk, deliver: ChunkSink, signal: AbortSignal): Promise<void> {
     await pending;
-    for (let i = from; i < pieces.length; i++) await this.deliverPiece(pieces[i]!, chunk, deliver, signal);
+    for (let i = 0; i < pieces.length; i += 2) await this.deliverPiece(pieces[i]!, pieces[i + 1]!, chunk, deliver, signal);
   }
 
-  private deliverPiece(p: ByteRange, chunk: RemoteChunk, deliver: ChunkSink, signal: AbortSignal): Promise<void> | undefined {
+  private deliverPiece(start: number, end: number, chunk: RemoteChunk, deliver: ChunkSink, signal: AbortSignal): Promise<void> | undefined {
     // Bytes in flight when the fetch was aborted (or failed) are dropped, not delivered.
     if (signal.aborted) throw new AbortedError(signal.reason);
-    this.stats.payloadBytes += p.end - p.start;
-    return deliver({ offset: p.start, data: chunk.data.subarray(p.start - chunk.offset, p.end - chunk.offset) }) ?? undefined;
+    this.stats.payloadBytes += end - start;
+    // All of the chunk wanted, the usual case: the chunk itself, not a copy of its description.
+    if (start === chunk.offset && end === chunk.offset + chunk.data.length) return deliver(chunk) ?? undefined;
+    return deliver({ offset: start, data: chunk.data.subarray(start - chunk.offset, end - chunk.offset) }) ?? undefined;
   }
 
   private checkRange(range: ContentRange, wanted: Wanted, url: string): void {

@@ -59,7 +59,23 @@ function mergeEach(ranges: RangeList, gap: number, emit: (start: number, end: nu
 
 /** The value of a `Range` header asking for these ranges (END inclusive on the wire). */
 export function rangeHeader(ranges: readonly ByteRange[]): string {
-  return `bytes=${ranges.map((r) => `${r.start}-${r.end - 1}`).join(',')}`;
+  let header = 'bytes=';
+  for (let i = 0; i < ranges.length; i++) header += `${i === 0 ? '' : ','}${ranges[i]!.start}-${ranges[i]!.end - 1}`;
+  return header;
+}
+
+/** The length of `start-last` in a Range header, as rangeHeader() writes it, without writing it. */
+export function rangeSpecLength(range: ByteRange): number {
+  return decimalDigits(range.start) + 1 + decimalDigits(range.end - 1);
+}
+
+function decimalDigits(n: number): number {
+  let d = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    d++;
+  }
+  return d;
 }
 
 /**
@@ -118,26 +134,40 @@ export class Wanted {
    * were wanted, in order.
    */
   take(start: number, end: number): ByteRange[] {
+    const flat: number[] = [];
+    this.takeInto(start, end, flat);
     const out: ByteRange[] = [];
-    if (end <= start) return out;
+    for (let k = 0; k < flat.length; k += 2) out.push({ start: flat[k]!, end: flat[k + 1]! });
+    return out;
+  }
+
+  /**
+   * take(), the pieces appended to `out` as start, end pairs: no object per
+   * piece, and none at all for a piece at the front of what is wanted (the
+   * fetch's usual case, one per chunk of every answer).
+   */
+  takeInto(start: number, end: number, out: number[]): void {
+    if (end <= start) return;
     const rs = this.ranges;
     const i0 = this.search(start);
+    const before = out.length;
     let i = i0;
     while (i < rs.length && rs[i]!.start < end) {
       const r = rs[i]!;
-      out.push({ start: Math.max(r.start, start), end: Math.min(r.end, end) });
+      out.push(Math.max(r.start, start), Math.min(r.end, end));
       i++;
     }
-    if (out.length === 0) return out;
+    if (out.length === before) return;
     const i1 = i - 1;
     const first = rs[i0]!;
     const last = rs[i1]!;
-    const left = first.start < start ? { start: first.start, end: start } : undefined;
-    const right = last.end > end ? { start: end, end: last.end } : undefined;
-    if (i0 === this.head && left === undefined) {
-      // The in-order case: move the cursor, copy nothing.
-      if (right) {
-        rs[i1] = right;
+    const leftCut = first.start < start;
+    const rightCut = last.end > end;
+    if (i0 === this.head && !leftCut) {
+      // The in-order case: move the cursor, copy nothing. The ranges are this
+      // list's own objects, so the one cut short is trimmed in place.
+      if (rightCut) {
+        last.start = end;
         this.head = i1;
       } else {
         this.head = i1 + 1;
@@ -148,12 +178,11 @@ export class Wanted {
       }
     } else {
       const replacement: ByteRange[] = [];
-      if (left) replacement.push(left);
-      if (right) replacement.push(right);
+      if (leftCut) replacement.push({ start: first.start, end: start });
+      if (rightCut) replacement.push({ start: end, end: last.end });
       rs.splice(i0, i1 - i0 + 1, ...replacement);
     }
-    for (const p of out) this.remaining -= p.end - p.start;
-    return out;
+    for (let k = before; k < out.length; k += 2) this.remaining -= out[k + 1]! - out[k]!;
   }
 
   /** The end of the last wanted byte, or 0. */
