@@ -29,10 +29,11 @@ export interface BucketLookup {
   readonly bucketStart: Uint32Array;
   /**
    * Block ids, bucket by bucket: each bucket's live entries first, in
-   * ascending order, then -1 where entries this state has found were dropped.
+   * ascending order, then -1 where entries this state has found were dropped
+   * (their tags DROPPED_TAG).
    */
   readonly entries: Int32Array;
-  readonly tags: Uint16Array;
+  readonly tags: Uint8Array;
 }
 
 /**
@@ -47,15 +48,26 @@ export function filterMask(key: number): number {
   return (1 << ((key >>> 6) & 31)) | (1 << ((key >>> 1) & 31));
 }
 
+/** Rehashes a key for its tag. */
+export const K3 = 0x27d4eb2f | 0;
+
 /**
- * A key's low 16 bits, kept beside its entry in the buckets, whose top bits
- * pick the bucket: from 16 table bits up, bucket and tag together are the
- * whole key, so the test is exact; below that a tag can only let a window
- * through to tryBucket, which compares the sums themselves.
+ * Eight bits of a key, kept beside its entry in the buckets: a window that
+ * passed both filters by chance is turned away there unless an entry of its
+ * bucket has its tag (about 1 in 40 of them: 1.27 million windows of a 1 GiB
+ * seed that matches nothing passed the filters, 2% of those a tag), and one
+ * that passes goes to tryBucket, which compares the sums themselves. Taken
+ * from the key rehashed: the windows that pass the filters are those whose
+ * key agrees with an entry's in the bits the filters read, so plain low bits
+ * would tell few of them apart. Never 0 (a hash of 0 is tag 1): 0 marks the
+ * entries a state has dropped, so that the test reads the tags alone.
  */
 export function keyTag(key: number): number {
-  return key & 0xffff;
+  return Math.imul(key, K3) >>> 24 || 1;
 }
+
+/** The tag of a dropped entry, which no key has. */
+export const DROPPED_TAG = 0;
 
 /** The confirming filter's word and bits for a key: the key rehashed, then as filterMask. */
 export function confirmKey(key: number): number {
@@ -141,13 +153,13 @@ export class BlockIndex implements BucketLookup {
   readonly bucketStart: Uint32Array;
   readonly entries: Int32Array;
   /**
-   * Each entry's key's low 16 bits (keyTag), beside it: the window that passed
-   * both filters by chance is turned away there, reading no more than its
-   * bucket (reading each entry's stored sums instead, at random, looked 5-15%
-   * slower on the 1 GiB no-match scan, within a noisy machine's spread).
-   * Half the memory of whole keys.
+   * Each entry's keyTag, beside it: the window that passed both filters by
+   * chance is turned away there, reading no more than its bucket (reading
+   * each entry's stored sums instead, at random, looked 5-15% slower on the
+   * 1 GiB no-match scan, within a noisy machine's spread). A quarter of the
+   * memory of whole keys.
    */
-  readonly tags: Uint16Array;
+  readonly tags: Uint8Array;
   private readonly lookups = new WeakMap<TargetState, BucketLookup>();
   /** The state that took the index's own buckets (the first one asked for). */
   private owner: TargetState | undefined;
@@ -162,13 +174,13 @@ export class BlockIndex implements BucketLookup {
     const confirmBits = filterBitsFor(indexed, FILTER_BITS_PER_BLOCK, MAX_CONFIRM_BITS, CONFIRM_BITS_PER_BLOCK_BIG);
     this.filterShift = 32 - (filterBits - 5);
     this.confirmShift = 32 - (confirmBits - 5);
-    // Four to eight blocks per bucket: a bucket is walked only for the few
-    // windows that pass both filters (about 0.1-0.2% of a seed's that match
-    // nothing) and at the start of each run of matches, and the table costs 4
-    // bytes a bucket in every scanning thread (with a live end per bucket
-    // besides, and one bucket a block, it took 2 MB of a 1 GiB sync's two
-    // threads; two to four blocks, 1 MB).
-    const tableBits = Math.max(1, Math.floor(Math.log2(indexed + 1)) - 2);
+    // Eight to sixteen blocks per bucket: a bucket's tags are read only for
+    // the few windows that pass both filters (about 0.1% of a seed's that
+    // match nothing), its entries for the few tags that agree and at the
+    // start of each run of matches; and the table costs 4 bytes a bucket in
+    // every scanning thread (with a live end per bucket besides, and one
+    // bucket a block, it took 2 MB of a 1 GiB sync's two threads).
+    const tableBits = Math.max(1, Math.floor(Math.log2(indexed + 1)) - 3);
     this.tableShift = 32 - tableBits;
     // Every array in one allocation, which dispose() gives back whole. Six of
     // them, of 0.25-1 MB each, went where glibc's malloc put them: once it has
@@ -177,7 +189,7 @@ export class BlockIndex implements BucketLookup {
     // resident after they were freed (4-6 MB of a 1 GiB sync's peak RSS). One
     // block of 1-4 MB is mapped on its own, and unmapped when freed.
     const words = [2 ** (filterBits - 5), 2 ** (confirmBits - 5), 2 ** tableBits + 1, indexed];
-    const block = new ArrayBuffer(words.reduce((a, n) => a + 4 * n, 0) + 2 * indexed);
+    const block = new ArrayBuffer(words.reduce((a, n) => a + 4 * n, 0) + indexed);
     let at = 0;
     const take = (n: number): number => {
       const from = at;
@@ -189,7 +201,7 @@ export class BlockIndex implements BucketLookup {
     this.bucketStart = new Uint32Array(block, take(words[2]!), words[2]!);
     const buckets = buildBuckets(checksums, this.tableShift, this.bucketStart, this, {
       entries: new Int32Array(block, take(words[3]!), words[3]!),
-      tags: new Uint16Array(block, at, indexed),
+      tags: new Uint8Array(block, at, indexed),
     });
     this.entries = buckets.entries;
     this.tags = buckets.tags;
@@ -254,7 +266,7 @@ function buildBuckets(checksums: BlockChecksums, tableShift: number, bucketStart
   const pairs = checksums.params.seqMatches === 2;
   const indexed = pairs ? Math.max(0, blockCount - 1) : blockCount;
   const tableSize = 2 ** (32 - tableShift);
-  const { entries, tags } = into ?? { entries: new Int32Array(indexed), tags: new Uint16Array(indexed) };
+  const { entries, tags } = into ?? { entries: new Int32Array(indexed), tags: new Uint8Array(indexed) };
   // Each bucket is filled from its end down, the ids taken in descending
   // order, so that it ends up ascending. The end of bucket b is the start of
   // b + 1; the first build holds each bucket's end where its start will be

@@ -2,7 +2,7 @@ import { rsumBlock, weakMask } from '../checksums/rsum.js';
 import { strongHasher, type StrongHasher } from '../checksums/strong.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { BlockChecksums } from './block-checksums.js';
-import { K0, K1, K2, keyTag, lookupKey, type BlockIndex, type BucketLookup } from './block-index.js';
+import { DROPPED_TAG, K0, K1, K2, keyTag, lookupKey, type BlockIndex, type BucketLookup } from './block-index.js';
 import { log2Exact } from './params.js';
 import { TargetState } from './target-state.js';
 
@@ -463,7 +463,10 @@ export class Matcher {
       }
     }
     // What was dropped joins the bucket's tail, which no walk reads past.
-    for (; kept < r; kept++) entries[kept] = -1;
+    for (; kept < r; kept++) {
+      entries[kept] = -1;
+      tags[kept] = DROPPED_TAG;
+    }
     return matched ? (pairs ? 2 : 1) : 0;
   }
 
@@ -514,9 +517,10 @@ export class Matcher {
 function hasTag(lookup: BucketLookup, key: number): boolean {
   const b = key >>> lookup.tableShift;
   const tag = keyTag(key);
-  const { tags, entries } = lookup;
+  const { tags } = lookup;
   const limit = lookup.bucketStart[b + 1]!;
-  for (let r = lookup.bucketStart[b]!; r < limit && entries[r]! >= 0; r++) if (tags[r] === tag) return true;
+  // Dropped entries have a tag no key has: the tags alone are read.
+  for (let r = lookup.bucketStart[b]!; r < limit; r++) if (tags[r] === tag) return true;
   return false;
 }
 

@@ -8,13 +8,14 @@
  * while the main thread is still building its own index.
  *
  * Messages in: { init: { params, weak, strong, output } } once, then
- * { scan: { path, segments, claims, present } } per seed (claims: the
- * SegmentClaims' SharedArrayBuffer; present: the main thread's blocks found so
- * far, 1 a block), then { close: true }; or, handed over to hashing the
+ * { scan: { path, segments, claims, had } } per seed (claims: the
+ * SegmentClaims' SharedArrayBuffer; had: the main thread's blocks found so
+ * far, a bit a block, block i at bit i & 7 of byte i >>> 3), then
+ * { close: true }; or, handed over to hashing the
  * result (SeedScanHelper.handOver()), { done: true } and then PrefixHasher's
  * messages (prefix-hash-handler.ts). Out: { progress: bytes } now and then
  * during a scan, then { found: Int32Array, bytesRead } (the blocks this scan
- * added to what `present` had, and the bytes of its segments read), or
+ * added to what `had` had, and the bytes of its segments read), or
  * { error: message } at any time.
  */
 import { closeSync, openSync } from 'node:fs';
@@ -33,7 +34,7 @@ import type { SeedSegments } from './split-scan.js';
 
 type Message =
   | { init: { params: ChecksumParams; weak: Int32Array; strong: Uint8Array; output: string } }
-  | { scan: { path: string; segments: SeedSegments; claims: SharedArrayBuffer; present: Uint8Array } }
+  | { scan: { path: string; segments: SeedSegments; claims: SharedArrayBuffer; had: Uint8Array } }
   | { close: true }
   | { done: true }
   | PrefixHashMessage;
@@ -58,8 +59,8 @@ async function handle(msg: Message): Promise<void> {
     // Blocks the main thread has (earlier seeds) are not looked for again. The
     // main thread's set includes what this thread found in earlier seeds, so
     // from here on it is what this thread had before this scan.
-    const before = msg.scan.present;
-    for (let i = 0; i < present.length; i++) if (before[i] === 1) state!.add(i);
+    const before = msg.scan.had;
+    addAll(state!, before);
     const { size, segmentSize, count, overlap } = msg.scan.segments;
     const claims = new SegmentClaims(msg.scan.claims);
     const buffer = threadReadBuffer();
@@ -86,13 +87,7 @@ async function handle(msg: Message): Promise<void> {
         parentPort!.postMessage({ progress: n });
       },
     });
-    // Counted, then listed: no array grown block by block (127 000 found at 1 GiB).
-    let added = 0;
-    for (let i = 0; i < present.length; i++) if (present[i] === 1 && before[i] === 0) added++;
-    const list = new Int32Array(added);
-    for (let i = 0, k = 0; k < added; i++) if (present[i] === 1 && before[i] === 0) list[k++] = i;
-    // The copy of the main thread's blocks is of no more use: its memory back now.
-    releaseMemory([before.buffer]);
+    const list = foundSince(present, before);
     parentPort!.postMessage({ found: list, bytesRead }, [list.buffer]);
   } else if ('done' in msg) {
     // Scanning is over: let go of the working file and of the index (its
@@ -112,6 +107,24 @@ async function handle(msg: Message): Promise<void> {
     output = -1;
     parentPort!.close();
   }
+}
+
+/** Marks present in `state` the blocks set in `had` (a bit a block). */
+function addAll(state: TargetState, had: Uint8Array): void {
+  // Loops over every block live in functions of their own, here and below:
+  // inside handle(), each ran long enough to have all of handle() compiled
+  // anew, which took 1-2 MB of compiler memory at the end of a 1 GiB scan.
+  for (let i = 0; i < state.blockCount; i++) if ((had[i >>> 3]! & (1 << (i & 7))) !== 0) state.add(i);
+}
+
+/** The blocks present that `had` had not, ascending. */
+function foundSince(present: Uint8Array, had: Uint8Array): Int32Array<ArrayBuffer> {
+  // Counted, then listed: no array grown block by block (127 000 found at 1 GiB).
+  let added = 0;
+  for (let i = 0; i < present.length; i++) if (present[i] === 1 && (had[i >>> 3]! & (1 << (i & 7))) === 0) added++;
+  const list = new Int32Array(added);
+  for (let i = 0, k = 0; k < added; i++) if (present[i] === 1 && (had[i >>> 3]! & (1 << (i & 7))) === 0) list[k++] = i;
+  return list;
 }
 
 // One message at a time, in order: a scan's message waits for the init's open.
