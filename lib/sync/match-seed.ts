@@ -111,26 +111,59 @@ export async function matchSeed(path: string, index: BlockIndex, state: TargetSt
     pending = 0;
     writer.release(); // the matched bytes are the chunk's, and the next read reuses it
   };
+  /**
+   * Up to YIELD_EVERY chunks of a synchronous reader into a direct writer (the
+   * split scan's threads), scanned in one plain call; false once the stretch
+   * or the target is done. Not in the loop below: there, the scan of a 1 GiB
+   * seed made the whole of this async function hot enough to be compiled
+   * anew near its end, and its compilation took 1-2 MB in each thread.
+   */
+  const scanBatch = (it: Iterator<Buffer>): boolean => {
+    for (let k = 0; k < YIELD_EVERY; k++) {
+      const next = it.next();
+      if (next.done === true) return false;
+      // Reading a big seed takes a while: an abort stops it too.
+      if (options.signal?.aborted) throw new AbortedError(options.signal.reason);
+      bytesRead += next.value.length;
+      matcher.writeTo(next.value, collect);
+      writer.release(); // the matched bytes are the chunk's, and the next read reuses it
+      options.onProgress?.(bytesRead);
+      if (state.complete) return false; // nothing left to find: the rest of the seed is moot
+    }
+    return true;
+  };
   try {
     const stretches = options.stretches ?? [{ start: options.start ?? 0, end: options.end }];
     let sinceYield = 0;
     for (const stretch of stretches) {
       matcher.restart();
       const chunks = options.read ? options.read(path, stretch.start, stretch.end) : readAhead(path, { chunkSize: CHUNK, reuse: true, start: stretch.start, end: stretch.end });
-      for await (const chunk of chunks) {
-        // Synchronous reads (the split scan) never give the event loop a turn on
-        // their own: every few MiB, let timers, signals (Ctrl-C) and sockets run.
-        if (options.read && ++sinceYield >= YIELD_EVERY) {
-          sinceYield = 0;
-          await new Promise<void>((resolve) => setImmediate(resolve));
+      if (writer.direct && Symbol.iterator in chunks) {
+        const it = chunks[Symbol.iterator]();
+        try {
+          // Synchronous reads never give the event loop a turn on their own:
+          // between batches (a few MiB), let timers, signals (Ctrl-C) and
+          // sockets run.
+          while (scanBatch(it)) await new Promise<void>((resolve) => setImmediate(resolve));
+        } finally {
+          it.return?.();
         }
-        // Reading a big seed takes a while: an abort stops it too.
-        if (options.signal?.aborted) throw new AbortedError(options.signal.reason);
-        bytesRead += chunk.length;
-        matcher.writeTo(chunk, collect);
-        await drain();
-        options.onProgress?.(bytesRead);
-        if (state.complete) break; // nothing left to find: the rest of the seed is moot
+      } else {
+        for await (const chunk of chunks) {
+          // Synchronous reads into a writer that is not direct: a turn for the
+          // event loop every few MiB, as above.
+          if (options.read && ++sinceYield >= YIELD_EVERY) {
+            sinceYield = 0;
+            await new Promise<void>((resolve) => setImmediate(resolve));
+          }
+          // Reading a big seed takes a while: an abort stops it too.
+          if (options.signal?.aborted) throw new AbortedError(options.signal.reason);
+          bytesRead += chunk.length;
+          matcher.writeTo(chunk, collect);
+          await drain();
+          options.onProgress?.(bytesRead);
+          if (state.complete) break; // nothing left to find: the rest of the seed is moot
+        }
       }
       if (options.atSeedEnd ? options.atSeedEnd() : stretch.end === undefined) matcher.endTo(collect);
       await drain();
