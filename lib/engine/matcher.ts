@@ -428,6 +428,7 @@ export class Matcher {
     const present = this.state.present;
     const pairs = this.pairs;
     const b = key >>> tableShift;
+    const tag = keyTag(key);
     const limit = bucketStart[b + 1]!;
     let kept = bucketStart[b]!;
     let d0 = -1;
@@ -438,9 +439,11 @@ export class Matcher {
       const id = entries[r]!;
       if (id < 0) break; // the bucket's dropped entries, from here to its end
       if (present[id] === 1) continue; // found since: drop it from the bucket
-      tags[kept] = tags[r]!;
+      const t = tags[r]!;
+      tags[kept] = t;
       entries[kept++] = id;
-      if (weak[id] !== w0 || (pairs && weak[id + 1] !== w1)) continue;
+      // The tag first: the sums of an entry are a read at random.
+      if (t !== tag || weak[id] !== w0 || (pairs && weak[id + 1] !== w1)) continue;
       if (d0 < 0) d0 = this.digest(x);
       if (!this.checksums.strongEquals(id, this.digests, d0)) continue;
       if (pairs) {
