@@ -5,8 +5,9 @@
  * (what a sync uses) a second state is refused instead.
  */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { BlockChecksums } from '../lib/engine/block-checksums.js';
-import { BlockIndex, confirmKey, filterMask, keyTag, lookupKey } from '../lib/engine/block-index.js';
+import { BlockIndex, confirmKey, DROPPED_TAG, filterMask, K3, keyTag, lookupKey } from '../lib/engine/block-index.js';
 import { Matcher, type BlockMatch } from '../lib/engine/matcher.js';
 import { TargetState } from '../lib/engine/target-state.js';
 import { blockChecksumsSync } from '../lib/pyzsync-api.js';
@@ -72,9 +73,10 @@ describe('BlockIndex target states', () => {
         seen.add(entries[r]!);
         live++;
       }
-      // ...then only dropped ones, to the bucket's end.
+      // ...then only dropped ones, to the bucket's end, each with the tag no key has.
       for (; r < bucketStart[b + 1]!; r++) {
         expect(entries[r], `entry ${r}`).to.equal(-1);
+        expect(tags[r], `tag of dropped entry ${r}`).to.equal(DROPPED_TAG);
         pruned++;
       }
     }
@@ -92,6 +94,39 @@ describe('BlockIndex target states', () => {
     const single = new BlockIndex(sums, { singleState: true });
     expect(run(single)).to.deep.equal(run(new BlockIndex(sums)));
     expect(() => single.lookupFor(new TargetState(sums))).to.throw().with.property('code', 'ERR_ZSYNC_INVALID_ARGUMENT');
+  });
+});
+
+describe('BlockIndex tags', () => {
+  /** K3's inverse modulo 2^32 (Newton's iteration): the keys whose tag hash is h are Math.imul(h, inverse). */
+  let inverse = K3;
+  for (let i = 0; i < 5; i++) inverse = Math.imul(inverse, 2 - Math.imul(K3, inverse));
+
+  it('no key has the tag of a dropped entry: keyTag() is 1-255 for every key (fast-check)', () => {
+    expect(DROPPED_TAG).to.equal(0);
+    fc.assert(
+      fc.property(fc.oneof(fc.integer(), fc.nat().map((k) => k >>> 0), fc.integer({ min: 0, max: 0xff_ffff }).map((h) => Math.imul(h, inverse))), (key) => {
+        const tag = keyTag(key);
+        expect(tag, `key ${key}`).to.be.within(1, 255);
+        expect(Number.isInteger(tag)).to.equal(true);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('keys whose rehash has no top bits (key 0 among them) get tag 1, not DROPPED_TAG', () => {
+    expect(Math.imul(K3, inverse), 'the inverse').to.equal(1);
+    for (const h of [0, 1, 2, 0x80, 0xffff, 0x7f_ffff, 0xff_ffff]) {
+      const key = Math.imul(h, inverse);
+      expect(Math.imul(key, K3) >>> 24, `key ${key}: its rehash has no top bits`).to.equal(0);
+      expect(keyTag(key), `key ${key}`).to.equal(1);
+      expect(keyTag(key >>> 0), `key ${key >>> 0} (unsigned)`).to.equal(1);
+    }
+    expect(keyTag(0)).to.equal(1);
+    // The other tags are the rehash's top byte.
+    expect(keyTag(Math.imul(0x0100_0000, inverse))).to.equal(1);
+    expect(keyTag(Math.imul(0x0200_0000, inverse))).to.equal(2);
+    expect(keyTag(Math.imul(0xff00_0000 | 0, inverse))).to.equal(255);
   });
 });
 

@@ -13,8 +13,8 @@ import { parseContentRange, parseContentRangeBytes, type ContentRange } from '..
 import { MultipartByterangesParser } from '../lib/transport/multipart-parser.js';
 import type { BlockChecksums } from '../lib/engine/block-checksums.js';
 import { rangeBytes, unpackRanges } from '../lib/engine/packed-ranges.js';
-import { TargetState } from '../lib/engine/target-state.js';
-import { mergePacked, mergeRanges, rangeHeader, Wanted } from '../lib/transport/range-plan.js';
+import { TargetState, type ByteRange } from '../lib/engine/target-state.js';
+import { mergePacked, mergeRanges, rangeHeader, rangeSpecLength, Wanted } from '../lib/transport/range-plan.js';
 import { prng, randomBytes } from './generators.js';
 
 const BOUNDARY = '3d6b6a416f9b5';
@@ -334,6 +334,197 @@ describe('range helpers', () => {
     expect(w.bytes).to.equal(90 + 50 + 50);
     expect(w.overlaps(100, 200)).to.equal(false);
     expect(w.overlaps(240, 260)).to.equal(true);
+  });
+
+  /**
+   * What is wanted, byte by byte: the pieces of a span that are wanted are its
+   * maximal stretches of wanted bytes, and the list is the whole file's.
+   */
+  class WantedBytes {
+    readonly bytes: Uint8Array;
+    count = 0;
+    constructor(size: number) {
+      this.bytes = new Uint8Array(size);
+    }
+    add(ranges: readonly ByteRange[]): void {
+      for (const r of ranges) this.fill(1, r.start, r.end);
+    }
+    /** The wanted stretches of [start, end), as start, end pairs; the bytes no longer wanted. */
+    take(start: number, end: number): number[] {
+      const out = this.stretches(start, end);
+      this.fill(0, start, end);
+      return out;
+    }
+    private fill(v: 0 | 1, start: number, end: number): void {
+      for (let i = start; i < Math.min(end, this.bytes.length); i++) {
+        this.count += v - this.bytes[i]!;
+        this.bytes[i] = v;
+      }
+    }
+    stretches(start = 0, end = this.bytes.length): number[] {
+      const out: number[] = [];
+      for (let i = start; i < end; i++) {
+        if (this.bytes[i] !== 1) continue;
+        let j = i;
+        while (j < end && this.bytes[j] === 1) j++;
+        out.push(i, j);
+        i = j;
+      }
+      return out;
+    }
+  }
+
+  type WantedStep = { take: [number, number] } | { add: ByteRange[] };
+
+  /**
+   * Ranges in a file of `size` bytes and steps over them: spans swept from the
+   * front in order (pieces of a body as they come, cut anywhere), spans taken
+   * anywhere, the same span twice, empty and reversed spans, spans reaching
+   * past everything, and now and then ranges added (put back).
+   */
+  const wantedCase = (size: number, maxRanges: number) => {
+    const range = fc.tuple(fc.nat(size - 1), fc.integer({ min: 0, max: 60 })).map(([start, len]): ByteRange => ({ start, end: Math.min(size, start + len) }));
+    return fc.record({
+      ranges: fc.array(range, { maxLength: maxRanges }),
+      seed: fc.integer(),
+      steps: fc.integer({ min: 1, max: 120 }),
+    }).map(({ ranges, seed, steps }) => {
+      const rand = prng(seed);
+      const list: WantedStep[] = [];
+      let at = 0;
+      for (let k = 0; k < steps; k++) {
+        const kind = rand() % 10;
+        if (kind < 5) {
+          // In order, from where the last in-order span ended.
+          const n = 1 + (rand() % (rand() % 2 === 0 ? 40 : Math.max(1, size >> 3)));
+          list.push({ take: [at, Math.min(size + 50, at + n)] });
+          at = Math.min(size + 50, at + n);
+        } else if (kind < 8) {
+          const start = rand() % (size + 20);
+          list.push({ take: [start, start + (rand() % 200)] });
+        } else if (kind < 9) {
+          const start = rand() % size;
+          list.push({ take: [start, start - (rand() % 3)] }); // empty or reversed: nothing
+        } else {
+          list.push({ add: Array.from({ length: 1 + (rand() % 3) }, () => {
+            const start = rand() % size;
+            return { start, end: Math.min(size, start + (rand() % 80)) };
+          }) });
+          if (rand() % 2 === 0) at = 0; // put back: the next body starts over
+        }
+      }
+      return { ranges, steps: list };
+    });
+  };
+
+  /** Runs the steps, checking every piece, and what is left after every `checkEvery` steps and at the end. */
+  function checkTakeInto({ ranges, steps }: { ranges: ByteRange[]; steps: WantedStep[] }, size: number, checkEvery = 1): void {
+    const model = new WantedBytes(size + 1000); // room for spans past the end of everything
+    model.add(ranges);
+    // One Wanted through takeInto(), its twin through take().
+    const byInto = new Wanted(ranges);
+    const byTake = new Wanted(ranges);
+    // What was in `out` before: kept, the pieces after it.
+    const out: number[] = [-7, 123];
+    let prefix = [...out];
+    for (const [k, step] of steps.entries()) {
+      if ('add' in step) {
+        byInto.add(...step.add);
+        byTake.add(...step.add);
+        model.add(step.add);
+      } else {
+        const [start, end] = step.take;
+        const want = model.take(start, end);
+        const before = out.length;
+        byInto.takeInto(start, end, out);
+        const taken = byTake.take(start, end);
+        const what = `take ${start}-${end}`;
+        if (out.slice(0, before).join() !== prefix.join()) expect(out.slice(0, before), `${what}: what out held`).to.deep.equal(prefix);
+        if (out.slice(before).join() !== want.join()) expect(out.slice(before), `${what}: the pieces appended`).to.deep.equal(want);
+        if (taken.flatMap((r) => [r.start, r.end]).join() !== want.join()) expect(taken, `${what}: take()`).to.deep.equal(want);
+        prefix = [...out];
+        if (out.length > 5000) {
+          out.length = 2; // a caller's own reuse: keeps what it keeps
+          prefix = [...out];
+        }
+      }
+      // Both Wanteds left as the bytes say, and alike.
+      if (k % checkEvery !== 0 && k !== steps.length - 1) continue;
+      const left = model.stretches();
+      for (const [name, w] of [['takeInto', byInto], ['take', byTake]] as const) {
+        const what = `after ${JSON.stringify(step)} (${name})`;
+        if (w.list.flatMap((r) => [r.start, r.end]).join() !== left.join()) expect(w.list.flatMap((r) => [r.start, r.end]), `${what}: list`).to.deep.equal(left);
+        if (w.bytes !== model.count) expect(w.bytes, `${what}: bytes`).to.equal(model.count);
+        if (w.empty !== (left.length === 0)) expect(w.empty, `${what}: empty`).to.equal(left.length === 0);
+        const last = left.length === 0 ? 0 : left[left.length - 1]!;
+        if (w.last !== last) expect(w.last, `${what}: last`).to.equal(last);
+      }
+    }
+  }
+
+  it('Wanted.takeInto appends the pieces take() returns, as start, end pairs, leaving what is wanted as take() leaves it, in order or not (fast-check)', () => {
+    const size = 2000;
+    fc.assert(fc.property(wantedCase(size, 40), (c) => checkTakeInto(c, size)), { numRuns: 200 });
+  });
+
+  it('Wanted.takeInto: the same with thousands of ranges, swept in order past the point where the list is cut down (fast-check)', () => {
+    // More than 1024 ranges taken from the front: the list drops them, the cursor starts over.
+    const size = 40_000;
+    const many = fc.record({ gap: fc.integer({ min: 2, max: 12 }), len: fc.integer({ min: 1, max: 9 }), seed: fc.integer() }).map(({ gap, len, seed }) => {
+      const rand = prng(seed);
+      const ranges = Array.from({ length: Math.floor(size / (gap + len)) }, (_, i) => ({ start: i * (gap + len), end: i * (gap + len) + len }));
+      const steps: WantedStep[] = [];
+      for (let at = 0; at < size; ) {
+        const n = 1 + (rand() % 700);
+        steps.push({ take: [at, at + n] });
+        // Now and then a span out of order, behind or ahead.
+        if (rand() % 8 === 0) {
+          const s = rand() % size;
+          steps.push({ take: [s, s + (rand() % 50)] });
+        }
+        at += n;
+      }
+      return { ranges, steps };
+    });
+    fc.assert(fc.property(many, (c) => checkTakeInto(c, size, 16)), { numRuns: 10 });
+  });
+
+  it('Wanted.takeInto appends to what `out` holds, and appends nothing for a span wanted nowhere', () => {
+    const w = new Wanted([{ start: 10, end: 20 }, { start: 30, end: 40 }]);
+    const out = [1, 2, 3];
+    w.takeInto(0, 10, out);
+    w.takeInto(20, 30, out);
+    w.takeInto(15, 15, out);
+    expect(out).to.deep.equal([1, 2, 3]);
+    w.takeInto(15, 35, out);
+    expect(out).to.deep.equal([1, 2, 3, 15, 20, 30, 35]);
+    w.takeInto(0, 100, out);
+    expect(out).to.deep.equal([1, 2, 3, 15, 20, 30, 35, 10, 15, 35, 40]);
+    expect(w.empty).to.equal(true);
+    expect(w.bytes).to.equal(0);
+    expect(w.last).to.equal(0);
+  });
+
+  it('rangeSpecLength() is the length of each start-last spec rangeHeader() writes (fast-check)', () => {
+    // Around each power of ten, where a number gains a digit, and up to 2^53.
+    const edge = fc.integer({ min: 0, max: 15 }).chain((d) => fc.integer({ min: -2, max: 2 }).map((k) => Math.max(0, 10 ** d + k)));
+    const num = fc.oneof(edge, fc.nat(), fc.maxSafeNat());
+    const range = fc.tuple(num, num).map(([a, b]): ByteRange => ({ start: Math.min(a, b), end: Math.max(a, b) + 1 }));
+    fc.assert(
+      fc.property(fc.array(range, { minLength: 1, maxLength: 8 }), (ranges) => {
+        const header = rangeHeader(ranges);
+        const specs = header.slice('bytes='.length).split(',');
+        expect(header.startsWith('bytes=')).to.equal(true);
+        expect(specs).to.deep.equal(ranges.map((r) => `${r.start}-${r.end - 1}`));
+        ranges.forEach((r, i) => expect(rangeSpecLength(r), specs[i]).to.equal(specs[i]!.length));
+        // What the fetcher adds up to measure a header without writing it.
+        expect('bytes='.length - 1 + ranges.reduce((n, r) => n + rangeSpecLength(r) + 1, 0)).to.equal(header.length);
+      }),
+      { numRuns: 1000 },
+    );
+    for (const [start, end, spec] of [[0, 1, '0-0'], [9, 10, '9-9'], [9, 11, '9-10'], [99, 101, '99-100'], [0, 2 ** 53, `0-${2 ** 53 - 1}`]] as const) {
+      expect(rangeSpecLength({ start, end }), spec).to.equal(spec.length);
+    }
   });
 
   it('a multipart body with no part parses to nothing (the fetcher treats it as a short answer)', async () => {

@@ -172,6 +172,75 @@ describe('zsync() against a misbehaving server', function () {
     expect(err).to.have.property('code', 'ERR_ZSYNC_ABORTED');
     await expectUntouched(out);
   });
+
+  // The fetch reports its progress every 256 KiB written or 100 ms, and at its
+  // first write and its last: not per piece delivered (a part of a multipart
+  // answer is a piece, a few KiB, and each event was an object).
+  describe("the fetch's progress events", () => {
+    const BIG = makePair(80, 4_000_000).newData;
+    /** 400 overwrites of 16 bytes, 9 973 apart (more than four 2 KiB blocks): hundreds of ranges to fetch, a block or two each. */
+    const BIG_OLD = withOverwrites(BIG, 6, 400, 16, 1000, 9_973);
+    let big: FaultServer;
+
+    before(async function () {
+      const make = needTool(this, 'zsyncmake');
+      await writeFile(join(dir, 'big.bin'), BIG);
+      await zsyncmake(make, join(dir, 'big.bin'), 'big.bin', join(dir, 'big.bin.zsync'));
+      big = await startFaultServer({ files: { '/big.bin': BIG, '/big.bin.zsync': await readFile(join(dir, 'big.bin.zsync')) }, dataPath: '/big.bin' });
+    });
+    after(async () => {
+      await big?.stop();
+    });
+
+    /** A sync of big.bin into `output`, its fetch events, and the ranges it asked for. */
+    async function syncBig(output: string): Promise<{ r: ZsyncResult; events: Array<{ done: number; total: number }>; ranges: number }> {
+      big.reset();
+      const events: Array<{ done: number; total: number }> = [];
+      const r = await zsync(big.url('/big.bin.zsync'), {
+        output,
+        onProgress: (p) => {
+          if (p.phase === 'fetch') events.push({ done: p.done, total: p.total });
+        },
+      });
+      expect((await readFile(output)).equals(BIG), 'OUTPUT is the new version').to.equal(true);
+      const ranges = big.log.filter((l) => l.path === '/big.bin' && l.range !== undefined).reduce((n, l) => n + l.range!.split(',').length, 0);
+      return { r, events, ranges };
+    }
+
+    /** Events whose `done` only goes up, to `total`, which the last one reaches; and few: one per 256 KiB or 100 ms, plus the first and the last. */
+    function expectFewEvents(events: Array<{ done: number; total: number }>, r: ZsyncResult): void {
+      expect(events.length).to.be.greaterThan(0);
+      const total = events[0]!.total;
+      // The bytes of the missing blocks (no gap between ranges small enough to be merged here).
+      expect(total, 'the bytes the fetch was to write').to.equal(r.bytesFetched);
+      for (const [i, e] of events.entries()) {
+        expect(e.total, `event ${i}: total`).to.equal(total);
+        expect(e.done, `event ${i}: done`).to.be.at.most(total);
+        // Never down, and never an event with nothing new.
+        if (i > 0) expect(e.done, `event ${i}: done rises`).to.be.above(events[i - 1]!.done);
+      }
+      expect(events.at(-1)!.done, 'the last event: every byte').to.equal(total);
+      const bound = Math.ceil(total / (256 << 10)) + Math.ceil((r.seconds.fetch * 1000) / 100) + 3;
+      expect(events.length, `events for ${total} bytes in ${r.seconds.fetch} s`).to.be.at.most(bound);
+    }
+
+    it('a sync that fetches some 350 ranges reports a few events, not one a piece, done rising to total', async () => {
+      const output = join(work, 'big.bin');
+      await writeFile(output, BIG_OLD);
+      const { r, events, ranges } = await syncBig(output);
+      // (Fewer than 400: an overwritten block of a repetitive stretch is found elsewhere in the seed.)
+      expect(ranges, 'ranges asked for: a piece delivered each at least').to.be.at.least(300);
+      expect(r.bytesFetched).to.be.above(512 << 10);
+      expectFewEvents(events, r);
+      expect(events.length * 10, 'far fewer events than pieces').to.be.below(ranges);
+    });
+
+    it('a sync with no seed, fetching all 4 MB, reports one event per 256 KiB or so', async () => {
+      const { r, events } = await syncBig(join(work, 'fresh.bin'));
+      expect(r.bytesFetched).to.equal(BIG.length);
+      expectFewEvents(events, r);
+    });
+  });
 });
 
 describe('zsync() control files: mirrors, relative URLs, -k, auth, Filename, hashes', function () {

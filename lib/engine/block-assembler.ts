@@ -139,9 +139,10 @@ export class BlockAssembler {
         good = !this.verify || this.checks(i, partData);
       }
       if (!good) {
-        onBad(new BlockChecksumError(i, start));
+        // The good run before it first: consumers see blocks in file order.
         if (runCount > 0) onRun(runStart, data.subarray(runStart - offset, runEnd - offset), runFirst, runCount);
         runCount = 0;
+        onBad(new BlockChecksumError(i, start));
         continue;
       }
       if (whole && runCount > 0 && runEnd === start) {

@@ -120,10 +120,10 @@ export async function matchSeed(path: string, index: BlockIndex, state: TargetSt
    */
   const scanBatch = (it: Iterator<Buffer>): boolean => {
     for (let k = 0; k < YIELD_EVERY; k++) {
+      // Reading a big seed takes a while: an abort stops it too, before the next read.
+      if (options.signal?.aborted) throw new AbortedError(options.signal.reason);
       const next = it.next();
       if (next.done === true) return false;
-      // Reading a big seed takes a while: an abort stops it too.
-      if (options.signal?.aborted) throw new AbortedError(options.signal.reason);
       bytesRead += next.value.length;
       matcher.writeTo(next.value, collect);
       writer.release(); // the matched bytes are the chunk's, and the next read reuses it

@@ -99,6 +99,7 @@ export class Wanted {
     this.remaining = rangeBytes(this.ranges);
   }
 
+  /** What is still wanted, in order: this list's own ranges, valid until the next take or add. */
   get list(): readonly ByteRange[] {
     return this.head === 0 ? this.ranges : this.ranges.slice(this.head);
   }
