@@ -121,6 +121,20 @@ describe('HttpRangeFetcher against our range server', () => {
     expect(out.fetcher.stats.requests).to.equal(Math.ceil(2000 / 64));
   });
 
+  it('refuses what is not byte ranges with ERR_ZSYNC_INVALID_ARGUMENT, before any request: packed numbers not in pairs, or not whole bytes from 0', async () => {
+    for (const bad of [Float64Array.from([0, 10, 20]), Float64Array.from([0, NaN]), Float64Array.from([-1, 10]), Float64Array.from([0, 1.5]), [{ start: 0, end: Infinity }]]) {
+      const fetcher = new HttpRangeFetcher([`${base}/data.bin`], { length: SIZE });
+      let delivered = 0;
+      const err = await rejection(fetcher.fetch(bad, () => {
+        delivered++;
+      }));
+      fetcher.close();
+      expect(err, String(bad)).to.have.property('code', 'ERR_ZSYNC_INVALID_ARGUMENT');
+      expect(delivered).to.equal(0);
+      expect(fetcher.stats.requests).to.equal(0);
+    }
+  });
+
   it('coalesces ranges closer than the merge gap into one', async () => {
     const close = [{ start: 0, end: 100 }, { start: 150, end: 200 }, { start: 10_000, end: 10_010 }];
     const out = await fetchInto([`${base}/data.bin`], close, { mergeGap: 100, maxRangesPerRequest: 1 });

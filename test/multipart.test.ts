@@ -429,8 +429,8 @@ describe('range helpers', () => {
     let prefix = [...out];
     for (const [k, step] of steps.entries()) {
       if ('add' in step) {
-        byInto.add(...step.add);
-        byTake.add(...step.add);
+        byInto.add(step.add);
+        byTake.add(step.add);
         model.add(step.add);
       } else {
         const [start, end] = step.take;

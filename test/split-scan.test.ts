@@ -103,6 +103,46 @@ describe('seed scan over two threads', function () {
     });
   }
 
+  it('a second seed: the worker is told the blocks the first one gave, a bit a block, skips just those, and finds the rest', async () => {
+    const blockSize = 2048;
+    const { newData } = makePair(91, 800_000);
+    const sums = blockChecksumsSync(newData, { blockSize, seqMatches: 1, weakBytes: 4, strongBytes: 8 });
+    // The first seed is the target with every third block zeroed; the second
+    // is the target itself. So the blocks still missing after the first seed
+    // sit between blocks already present, all along the second one.
+    const first = Buffer.from(newData);
+    for (let b = 0; b * blockSize < first.length; b += 3) first.fill(0, b * blockSize, Math.min((b + 1) * blockSize, first.length));
+    await writeFile(join(dir, 'second-a.seed'), first);
+    await writeFile(join(dir, 'second-b.seed'), newData);
+    async function run(split: boolean): Promise<{ before: Uint8Array; present: Uint8Array; blocks: number; file: Buffer }> {
+      const outPath = join(dir, `second-${split}.out`);
+      const out = await open(outPath, 'w+');
+      await out.truncate(newData.length);
+      const index = new BlockIndex(sums);
+      const state = new TargetState(sums);
+      if (split) await helperFree();
+      const helper = split ? SeedScanHelper.start(sums, outPath) : undefined;
+      try {
+        await matchSeed(join(dir, 'second-a.seed'), index, state, out);
+        const before = Uint8Array.from(state.present);
+        // The worker takes every segment of the second seed but the first.
+        const r = helper ? await matchSeedSplit(join(dir, 'second-b.seed'), newData.length, index, state, out, helper, { mainSegments: 1 }) : await matchSeed(join(dir, 'second-b.seed'), index, state, out);
+        return { before, present: state.present, blocks: r.blocks, file: await readFile(outPath) };
+      } finally {
+        await helper?.close();
+        await out.close();
+      }
+    }
+    const one = await run(false);
+    const two = await run(true);
+    expect(two.before).to.deep.equal(one.before);
+    expect(one.before.filter((p) => p === 0).length, 'blocks left for the second seed').to.equal(Math.ceil(sums.blockCount / 3));
+    expect([...two.present], 'every block, on two threads as on one').to.deep.equal([...one.present]);
+    expect(two.blocks).to.equal(one.blocks);
+    expect(one.blocks).to.equal(Math.ceil(sums.blockCount / 3));
+    expect(two.file.equals(newData)).to.equal(true);
+  });
+
   it('the worker scans the seed\'s zero-padded end when it has the last segment: a target ending in a short block found there', async () => {
     const blockSize = 2048;
     const { newData } = makePair(77, 600_000 + 123);

@@ -89,8 +89,10 @@ export class BlockAssembler {
 
   /**
    * accept(), each run handed to `onRun` as it is complete (its blocks are
-   * first .. first + count - 1) and each bad block to `onBad`: no object or
-   * array per run or per chunk. A sync's fetch goes through here, a chunk at a
+   * first .. first + count - 1), in file order, and each bad block to
+   * `onBad`: no object or array per run or per chunk. A run's `data` is a
+   * view of the chunk's, or of a buffer of the assembler's for a block put
+   * together from parts: valid until `onRun` returns (copy what you keep). A sync's fetch goes through here, a chunk at a
    * time; at 1 GiB the objects of accept() were a seventh of all it allocated.
    */
   acceptRuns(chunk: RemoteChunk, onRun: (position: number, data: Uint8Array, first: number, count: number) => void, onBad: (err: BlockChecksumError) => void): void {

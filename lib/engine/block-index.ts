@@ -54,9 +54,11 @@ export const K3 = 0x27d4eb2f | 0;
 /**
  * Eight bits of a key, kept beside its entry in the buckets: a window that
  * passed both filters by chance is turned away there unless an entry of its
- * bucket has its tag (about 1 in 40 of them: 1.27 million windows of a 1 GiB
- * seed that matches nothing passed the filters, 2% of those a tag), and one
- * that passes goes to tryBucket, which compares the sums themselves. Taken
+ * bucket has its tag (a bucket of 8-16 entries: 3-6% of them), and one that
+ * passes goes to tryBucket, which compares the sums themselves. (The
+ * benchmark's 1 GiB seed that matches nothing, 4 KiB blocks: 1.27 million
+ * windows passed the filters, 110 000 a tag, 65 000 of them with the whole
+ * 32-bit key of an entry, which only the sums can tell apart.) Taken
  * from the key rehashed: the windows that pass the filters are those whose
  * key agrees with an entry's in the bits the filters read, so plain low bits
  * would tell few of them apart. Never 0 (a hash of 0 is tag 1): 0 marks the
@@ -214,7 +216,7 @@ export class BlockIndex implements BucketLookup {
 
   /**
    * Frees the index's arrays now: a sync's scan is over and its fetch is
-   * about to allocate (a quarter million blocks hold 3.4 MB in each scanning
+   * about to allocate (a quarter million blocks hold 2.2 MB in each scanning
    * thread, which a GC frees only when the heap is full enough). The index and
    * every Matcher on it are of no use after this: lookupFor() and the
    * matchers' writes throw.

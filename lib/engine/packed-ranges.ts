@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '../errors.js';
 import type { ByteRange } from './target-state.js';
 
 /**
@@ -22,6 +23,21 @@ export function rangeStart(list: RangeList, i: number): number {
 
 export function rangeEnd(list: RangeList, i: number): number {
   return list instanceof Float64Array ? list[2 * i + 1]! : list[i]!.end;
+}
+
+/**
+ * Refuses a list that is not byte ranges: a packed one of odd length (its
+ * last number would be dropped), or a start or end that is not a whole
+ * number of bytes from 0.
+ */
+export function checkRanges(list: RangeList): void {
+  if (list instanceof Float64Array && list.length % 2 !== 0) throw new InvalidArgumentError(`packed ranges come in pairs, start then end: ${list.length} numbers`);
+  const count = rangeCount(list);
+  for (let i = 0; i < count; i++) {
+    const start = rangeStart(list, i);
+    const end = rangeEnd(list, i);
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < 0) throw new InvalidArgumentError(`range ${i} is not a byte range: ${start}-${end}`);
+  }
 }
 
 /** Total bytes in a list of disjoint ranges. */

@@ -75,7 +75,7 @@ export class TargetState {
    * one cut at the file's length: what a transport must fetch.
    */
   missingRanges(): ByteRange[] {
-    return [...unpackRanges(this.missingPacked())];
+    return unpackRanges(this.missingPacked()) as ByteRange[];
   }
 
   /** missingRanges(), packed (see PackedRanges): what a sync's fetch starts with. */

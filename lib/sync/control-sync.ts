@@ -25,9 +25,8 @@ import { matchSeed } from './match-seed.js';
 import { matchSeedSplit, SeedScanHelper, splittable } from './split-scan.js';
 import { syncWriter } from './sync-io.js';
 
-/** Bytes written, or ms, between two progress events of the fetch. */
+/** Bytes written between two progress events of the fetch (see ControlSyncOptions.onProgress). */
 const PROGRESS_STEP = 256 << 10;
-const PROGRESS_MS = 100;
 
 export interface ControlSyncOptions {
   /** Extra seeds (zsync's -i), read after OUTPUT.part and OUTPUT. */
@@ -37,7 +36,14 @@ export interface ControlSyncOptions {
   /** Fetch rounds for blocks that failed their checksum, at most 5. Default 3. */
   maxAttempts?: number;
   signal?: AbortSignal;
+  /**
+   * Told how the sync goes. During the fetch: at its first write, at every
+   * 256 KiB written or `progressIntervalMs`, whichever comes first, and at
+   * the end of each round, not for every piece delivered.
+   */
   onProgress?: (progress: ZsyncProgress) => void;
+  /** The most time between two progress events of the fetch while bytes arrive, in ms. Default 100. */
+  progressIntervalMs?: number;
   /**
    * Helper threads, for files of at least this many bytes: a seed this big is
    * scanned by two threads (split-scan.ts), and for a target this big the
@@ -150,7 +156,7 @@ export class ControlSync extends EventEmitter {
         if (state.complete) break;
         reports.push(await this.matchSeed(seed.path, seed.size, index, state, handle, split(seed.size) ? helper : undefined));
       }
-      // Its memory back for the fetch (13-18 bytes a block), now rather than
+      // Its memory back for the fetch (8.5-13.5 bytes a block), now rather than
       // at a GC; this function's variables live until the sync returns.
       index.dispose();
       index = undefined;
@@ -297,6 +303,7 @@ export class ControlSync extends EventEmitter {
     // A progress event per 256 KiB written or 100 ms, and at the first write
     // and the last, not per piece: an answer's parts come a few KiB each, and
     // their events were thousands of objects a GiB.
+    const interval = this.syncOptions.progressIntervalMs ?? 100;
     let shown = -1;
     let shownAt = 0;
     const stats = await source.fetch(missing, (chunk) => {
@@ -304,11 +311,13 @@ export class ControlSync extends EventEmitter {
       hasher?.follow(state);
       if (done <= shown) return;
       const now = performance.now();
-      if (shown > 0 && done - shown < PROGRESS_STEP && done < total && now - shownAt < PROGRESS_MS) return;
+      if (shown > 0 && done - shown < PROGRESS_STEP && done < total && now - shownAt < interval) return;
       shown = done;
       shownAt = now;
       this.progress({ phase: 'fetch', done, total });
     }, { attempts: round });
+    // A round that ends short of its total (bad blocks, fetched again next round) still reports all it wrote.
+    if (done > shown) this.progress({ phase: 'fetch', done, total });
     hasher?.follow(state);
     return { stats, bad };
   }

@@ -65,7 +65,10 @@ function skipSpace(buf: Uint8Array, i: number, to: number): number {
   return i;
 }
 
-/** Where the last digits() stopped. */
+/**
+ * Where the last digits() stopped: its second result, kept here so that a
+ * call returns a number and makes no object (the callers are synchronous).
+ */
 let digitsEnd = 0;
 
 /** The ASCII digits from i, up to `to` (none: digitsEnd === i); past 2^53 the value is only known to be unsafe. */

@@ -9,7 +9,7 @@ import { HttpError, MultipartError } from './errors.js';
 import { AbortedError, classify, HttpClient, httpClientOptions, type HttpClientOptions, type HttpResponse } from './http-client.js';
 import { MultipartDecoder } from './multipart-decoder.js';
 import { mergePacked, rangeHeader, rangeSpecLength, Wanted } from './range-plan.js';
-import type { PackedRanges, RangeList } from '../engine/packed-ranges.js';
+import { checkRanges, type PackedRanges, type RangeList } from '../engine/packed-ranges.js';
 
 export interface RangeFetcherOptions extends HttpClientOptions {
   /** Length of the file on the server, checked against every answer. */
@@ -145,6 +145,7 @@ export class HttpRangeFetcher {
   async fetch(ranges: RangeList, deliver: ChunkSink, call: FetchCallOptions = {}): Promise<FetchStats> {
     if (this.closed) throw new HttpError('ERR_ZSYNC_CLOSED', 'fetch() after close()', { url: this.mirrors[0]!.shown });
     if (this.busy) throw new HttpError('ERR_ZSYNC_BUSY', 'fetch() is already running on this fetcher', { url: this.mirrors[0]!.shown });
+    checkRanges(ranges);
     this.busy = true;
     const before = { ...this.stats, adaptations: [...this.stats.adaptations] };
     // Our own controller, combined with the caller's: the first failure aborts
@@ -477,7 +478,7 @@ export class HttpRangeFetcher {
     this.fill(Infinity);
     const queued = this.queue.splice(0);
     if (queued.length > 0) {
-      wanted.add(...queued);
+      wanted.add(queued);
       job.items = [...job.items, ...queued].sort((a, b) => a.start - b.start);
     }
     let offset = 0;

@@ -119,7 +119,9 @@ export class Wanted {
   }
 
   /** Adds ranges to what is wanted. */
-  add(...ranges: ByteRange[]): void {
+  add(ranges: readonly ByteRange[]): void {
+    // An array, not arguments: a server that ignores Range can bring every
+    // range still queued here, 100 000 and more, past what a call can spread.
     this.ranges = mergeRanges([...this.list, ...ranges], 0);
     this.head = 0;
     this.remaining = rangeBytes(this.ranges);
