@@ -141,7 +141,7 @@ interface ChildResult {
   procS: number;
 }
 
-function runChild(command: string, args: string[], options: { cwd?: string } = {}): Promise<ChildResult> {
+function runChild(command: string, args: string[], options: { cwd?: string; okCodes?: readonly number[] } = {}): Promise<ChildResult> {
   return new Promise((resolvePromise, reject) => {
     const t0 = performance.now();
     const child = spawn(command, args, { cwd: options.cwd ?? ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -152,7 +152,7 @@ function runChild(command: string, args: string[], options: { cwd?: string } = {
     child.on('error', reject);
     child.on('close', (code, signal) => {
       const procS = (performance.now() - t0) / 1000;
-      if (code === 0) resolvePromise({ stdout, stderr, procS });
+      if (code !== null && (options.okCodes ?? [0]).includes(code)) resolvePromise({ stdout, stderr, procS });
       else reject(new Error(`${command} ${args.join(' ')} failed (${signal ?? `exit ${code}`}):\n${stderr}${stdout}`));
     });
   });
@@ -212,21 +212,41 @@ function flushDirtyPages(): void {
   spawnSync('sync', [], { stdio: 'ignore' });
 }
 
-async function runMetered(meter: Meter, command: string, args: string[], cwd: string, scratch: string, bytes: number): Promise<{ sample: Sample; stdout: string }> {
+async function runMetered(meter: Meter, command: string, args: string[], cwd: string, scratch: string, bytes: number, okCodes: readonly number[] = [0]): Promise<{ sample: Sample; stdout: string; stderr: string }> {
   const out = join(scratch, 'rusage.txt');
   let result: ChildResult;
   flushDirtyPages();
-  if (meter.kind === 'time') result = await runChild(meter.path, ['-o', out, '-f', '%e %M %U %S', command, ...args], { cwd });
-  else if (meter.kind === 'python3') result = await runChild(meter.path, ['-c', PY_RUSAGE, out, command, ...args], { cwd });
-  else result = await runChild(command, args, { cwd });
+  if (meter.kind === 'time') result = await runChild(meter.path, ['-o', out, '-f', '%e %M %U %S', command, ...args], { cwd, okCodes });
+  else if (meter.kind === 'python3') result = await runChild(meter.path, ['-c', PY_RUSAGE, out, command, ...args], { cwd, okCodes });
+  else result = await runChild(command, args, { cwd, okCodes });
   let rssMB: number | null = null;
   let cpuS: number | null = null;
   if (meter.kind !== 'none') {
-    const fields = (await readFile(out, 'utf8')).trim().split(/\s+/).map(Number);
+    // The last line: GNU time puts `Command exited with non-zero status N` before it (zsync's no-match run).
+    const fields = (await readFile(out, 'utf8')).trim().split('\n').pop()!.trim().split(/\s+/).map(Number);
     rssMB = (fields[1]! * 1024) / 1e6;
     cpuS = fields[2]! + fields[3]!;
   }
-  return { sample: { wallS: result.procS, procS: result.procS, cpuS, rssMB, bytes, blocks: null, extra: {} }, stdout: result.stdout };
+  return { sample: { wallS: result.procS, procS: result.procS, cpuS, rssMB, bytes, blocks: null, extra: {} }, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * zsync's scan of the seed that matches nothing, once (82 s at 1 GiB): zsync
+ * has no match-only mode, so it is given the .zsync as a local file whose URL
+ * is relative to nothing it knows. It reads the seed, finds nothing, and
+ * exits with 2 at once where it would start the download: the time is its
+ * scan's (and its start-up's).
+ */
+async function timeZsyncNoMatch(meter: Meter, zsync: string, noMatch: string, control: string, scratch: string, bytes: number): Promise<Sample> {
+  const work = await mkdtemp(join(scratch, 'nomatch-zsync-'));
+  try {
+    const r = await runMetered(meter, zsync, ['-i', noMatch, '-o', 'out.bin', control], work, scratch, bytes, [0, 1, 2, 3]);
+    const said = r.stdout + r.stderr;
+    if (!/Target 0\.0% complete/.test(said)) throw new Error(`zsync on the seed that matches nothing did not report finding nothing:\n${said.slice(-500)}`);
+    return { ...r.sample, blocks: 0 };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }
 
 function corpusRoot(): string {
@@ -371,13 +391,16 @@ async function measure(options: Options, scratch: string, code: string): Promise
   if (!zsync && wanted.has('sync')) notes.push('zsync is missing (Debian: apt-get install zsync): the sync rival rows and ratios are skipped.');
   const rivalOn = options.rival && zsyncmake !== null && wanted.has('checksums');
   const syncRivalOn = options.rival && zsync !== null && wanted.has('sync');
-  const metered = rivalOn || wanted.has('sync');
+  // zsync needs a .zsync of new.bin to scan a seed against: zsyncmake's.
+  const noMatchControl = options.rival && zsync !== null && zsyncmake !== null && noMatch !== null ? join(dir, await ensureControl(dir, blockSize, zsyncmake)) : null;
+  if (noMatch && !noMatchControl && options.rival) notes.push('zsync or zsyncmake is missing: the no-match case has no rival row.');
+  const metered = rivalOn || wanted.has('sync') || noMatchControl !== null;
   const meter = metered ? findMeter() : { kind: 'none' as const };
   if (metered && meter.kind === 'none') notes.push('neither /usr/bin/time nor python3 found: the externally timed rows have wall seconds only.');
   if (options.cpuProf) notes.push(`profiled with --cpu-prof (timings inflated); profiles in ${options.cpuProf}`);
   const sync = wanted.has('sync') ? await startSyncCase(dir, blockSize, zsyncmake, scratch, notes) : null;
   try {
-    return await measureCases(options, scratch, code, dir, newBytes, blockSize, sums, noMatch, notes, { zsyncmake, zsync, rivalOn, syncRivalOn, meter, sync });
+    return await measureCases(options, scratch, code, dir, newBytes, blockSize, sums, noMatch, notes, { zsyncmake, zsync, rivalOn, syncRivalOn, noMatchControl, meter, sync });
   } finally {
     await sync?.server.stop();
   }
@@ -412,6 +435,8 @@ interface Tools {
   zsync: string | null;
   rivalOn: boolean;
   syncRivalOn: boolean;
+  /** The .zsync zsync scans the no-match seed against, when it runs there (once: 82 s at 1 GiB). */
+  noMatchControl: string | null;
   meter: Meter;
   sync: SyncSetup | null;
 }
@@ -509,6 +534,10 @@ async function measureCases(
       const { report, procS } = await runCase(plan.args, options.cpuProf);
       add(plan.id, oursSample(report, procS));
       if (hasRival && !rivalFirst) add('zsyncmake', await runRival(meter, zsyncmake!, rivalArgs, dir, scratch, newBytes));
+      if (plan.id === 'match-none' && tools.noMatchControl && run === 0) {
+        say('match-none: zsync on the same seed, once');
+        add('zsync-none', await timeZsyncNoMatch(meter, zsync!, plan.path, tools.noMatchControl, scratch, newBytes));
+      }
     }
     if (tools.sync) {
       const zsyncFirst = syncRivalOn && run % 2 === 1;
@@ -525,6 +554,10 @@ async function measureCases(
     const bytes = s[0]!.bytes;
     const blockCount = s[0]!.extra.blockCount ?? null;
     cases.push({ id: plan.id, label: plan.label, side: 'ours', input: input(plan.path), bytes, blockCount, samples: s, median: summarize(s, bytes) });
+    if (plan.id === 'match-none' && samples.has('zsync-none')) {
+      const r = samples.get('zsync-none')!;
+      cases.push({ id: 'zsync-none', label: 'zsync -i nomatch.bin', side: 'rival', rivalOf: 'match-none', input: input(plan.path), bytes, blockCount, samples: r, median: summarize(r, bytes) });
+    }
     if (plan.id === 'checksums' && samples.has('zsyncmake')) {
       const r = samples.get('zsyncmake')!;
       cases.push({ id: 'zsyncmake', label: `zsyncmake -b ${blockSize}`, side: 'rival', rivalOf: 'checksums', input: 'new.bin', bytes: newBytes, blockCount, samples: r, median: summarize(r, newBytes) });

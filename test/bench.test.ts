@@ -77,6 +77,20 @@ describe('benchmark harness (smoke run, 4 MiB)', function () {
     expect(ratio!.proc).to.be.above(0);
   });
 
+  it('times zsync once on the seed that matches nothing, side by side with our scan, when zsync is installed', () => {
+    const rival = result.cases.find((c) => c.id === 'zsync-none');
+    if (!findTool('zsync') || !findTool('zsyncmake')) {
+      expect(rival).to.equal(undefined);
+      return;
+    }
+    expect(rival, 'zsync -i nomatch.bin row').to.not.equal(undefined);
+    expect(rival!.rivalOf).to.equal('match-none');
+    expect(rival!.samples).to.have.length(1);
+    for (const key of ['wallS', 'cpuS', 'rssMB'] as const) expect(rival!.median[key], key).to.be.a('number').above(0);
+    const ratio = result.ratios.find((r) => r.ours === 'match-none' && r.rival === 'zsync-none');
+    expect(ratio!.wall).to.be.above(0);
+  });
+
   it('syncs new.bin from a loopback server with our CLI, output hash checked, traffic counted', () => {
     const sync = result.cases.find((c) => c.id === 'sync')!;
     expect(result.meta.server, 'server').to.be.a('string');
