@@ -55,12 +55,18 @@ describe('SegmentClaims: segments taken from both ends', () => {
     let raced = false;
     for (let round = 0; round < 5; round++) {
       const claims = new SegmentClaims(SegmentClaims.MAX_SEGMENTS);
-      const ready = new Int32Array(new SharedArrayBuffer(4));
+      const ready = new Int32Array(new SharedArrayBuffer(8));
       const worker = spawnWorker(import.meta.url, 'support/claims-worker', { workerData: { claims: claims.shared, ready: ready.buffer } });
       const theirs = once(worker, 'message') as Promise<[number[]]>;
-      // Both start claiming together, so that they race for the middle.
+      // Each takes a first segment before the other goes on (a busy machine
+      // could let one take them all before the other ran), then both claim
+      // together, racing for the middle.
       while (Atomics.load(ready, 0) === 0) Atomics.wait(ready, 0, 0, 20);
       const mine: number[] = [];
+      const first = claims.claimFront();
+      if (first >= 0) mine.push(first);
+      Atomics.store(ready, 1, 1);
+      Atomics.notify(ready, 1);
       for (let k = claims.claimFront(); k >= 0; k = claims.claimFront()) mine.push(k);
       const [back] = await theirs;
       await worker.terminate();
