@@ -166,7 +166,8 @@ export function checkTargets(cases: readonly CaseResult[], ratios: readonly Rati
     out.push({ what: 'peak RSS, every case', wanted: '< 150 MB', got: `${worst.median.rssMB!.toFixed(0)} MB (${worst.id})`, met: worst.median.rssMB! < 150 });
   }
   const none = ratios.find((r) => r.ours === 'match-none' && r.rival === 'zsync-none');
-  if (none && sizeMiB >= 1024) out.push({ what: 'no-match scan, ours/zsync', wanted: '<= 0.2x (1 GiB)', got: ratio(none.wall), met: none.wall <= 0.2 });
+  // Spawn to exit on both sides: ours's own clock starts after Node's start-up and the index's build.
+  if (none && sizeMiB >= 1024) out.push({ what: 'no-match scan, ours/zsync, spawn to exit', wanted: '<= 0.2x (1 GiB)', got: ratio(none.proc), met: none.proc <= 0.2 });
   const sync = ratios.find((r) => r.ours === 'sync' && r.rival === 'zsync');
   if (sync) {
     const limit = sizeMiB >= 1024 ? 0.5 : 0.8;

@@ -103,6 +103,6 @@ export function zsync(control: string, options: ZsyncOptions = {}): Promise<Zsyn
 }
 
 function fetcherOptions(o: ZsyncOptions): Omit<RangeFetcherOptions, 'length'> {
-  const { output: _output, directory: _directory, seeds: _seeds, url: _url, keep: _keep, keepOld: _keepOld, onProgress: _onProgress, parallelFrom: _parallelFrom, ...rest } = o;
+  const { output: _output, directory: _directory, seeds: _seeds, url: _url, keep: _keep, keepOld: _keepOld, onProgress: _onProgress, progressIntervalMs: _progressIntervalMs, parallelFrom: _parallelFrom, ...rest } = o;
   return rest;
 }

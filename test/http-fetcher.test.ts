@@ -122,7 +122,7 @@ describe('HttpRangeFetcher against our range server', () => {
   });
 
   it('refuses what is not byte ranges with ERR_ZSYNC_INVALID_ARGUMENT, before any request: packed numbers not in pairs, or not whole bytes from 0', async () => {
-    for (const bad of [Float64Array.from([0, 10, 20]), Float64Array.from([0, NaN]), Float64Array.from([-1, 10]), Float64Array.from([0, 1.5]), [{ start: 0, end: Infinity }]]) {
+    for (const bad of [Float64Array.from([0, 10, 20]), Float64Array.from([0, NaN]), Float64Array.from([-1, 10]), Float64Array.from([0, 1.5]), [{ start: 0, end: Infinity }], [{ start: 20, end: 10 }], Float64Array.from([SIZE - 10, SIZE + 1])]) {
       const fetcher = new HttpRangeFetcher([`${base}/data.bin`], { length: SIZE });
       let delivered = 0;
       const err = await rejection(fetcher.fetch(bad, () => {
@@ -132,6 +132,14 @@ describe('HttpRangeFetcher against our range server', () => {
       expect(err, String(bad)).to.have.property('code', 'ERR_ZSYNC_INVALID_ARGUMENT');
       expect(delivered).to.equal(0);
       expect(fetcher.stats.requests).to.equal(0);
+    }
+  });
+
+  it('takes an empty list, and empty ranges, as nothing to fetch: no request', async () => {
+    for (const none of [[], new Float64Array(0), [{ start: 5, end: 5 }], Float64Array.from([SIZE, SIZE])]) {
+      const out = await fetchInto([`${base}/data.bin`], none);
+      expect(out.delivered).to.equal(0);
+      expect(out.fetcher.stats.requests).to.equal(0);
     }
   });
 

@@ -26,17 +26,20 @@ export function rangeEnd(list: RangeList, i: number): number {
 }
 
 /**
- * Refuses a list that is not byte ranges: a packed one of odd length (its
- * last number would be dropped), or a start or end that is not a whole
- * number of bytes from 0.
+ * Refuses a list that is not byte ranges of a file of `length` bytes (when
+ * given): a packed one of odd length (its last number would be dropped), a
+ * start or end that is not a whole number of bytes from 0, an end before its
+ * start, or past the file's end. An empty list, or an empty range, is fine.
  */
-export function checkRanges(list: RangeList): void {
+export function checkRanges(list: RangeList, length?: number): void {
   if (list instanceof Float64Array && list.length % 2 !== 0) throw new InvalidArgumentError(`packed ranges come in pairs, start then end: ${list.length} numbers`);
   const count = rangeCount(list);
   for (let i = 0; i < count; i++) {
     const start = rangeStart(list, i);
     const end = rangeEnd(list, i);
-    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < 0) throw new InvalidArgumentError(`range ${i} is not a byte range: ${start}-${end}`);
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || (length !== undefined && end > length)) {
+      throw new InvalidArgumentError(`range ${i} is not a byte range${length === undefined ? '' : ` of a file of ${length} bytes`}: ${start}-${end}`);
+    }
   }
 }
 

@@ -300,7 +300,7 @@ export class ControlSync extends EventEmitter {
     const onBad = (err: Error): void => {
       bad = err;
     };
-    // A progress event per 256 KiB written or 100 ms, and at the first write
+    // A progress event per 256 KiB written or progressIntervalMs, and at the first write
     // and the last, not per piece: an answer's parts come a few KiB each, and
     // their events were thousands of objects a GiB.
     const interval = this.syncOptions.progressIntervalMs ?? 100;

@@ -145,7 +145,7 @@ export class HttpRangeFetcher {
   async fetch(ranges: RangeList, deliver: ChunkSink, call: FetchCallOptions = {}): Promise<FetchStats> {
     if (this.closed) throw new HttpError('ERR_ZSYNC_CLOSED', 'fetch() after close()', { url: this.mirrors[0]!.shown });
     if (this.busy) throw new HttpError('ERR_ZSYNC_BUSY', 'fetch() is already running on this fetcher', { url: this.mirrors[0]!.shown });
-    checkRanges(ranges);
+    checkRanges(ranges, this.options.length);
     this.busy = true;
     const before = { ...this.stats, adaptations: [...this.stats.adaptations] };
     // Our own controller, combined with the caller's: the first failure aborts
