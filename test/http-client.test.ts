@@ -569,6 +569,27 @@ describe('HttpClient', function () {
       expect(s.requests.length).to.equal(0);
     });
 
+    it('resumes the TLS session of its last connection to the origin: a new connection skips the full handshake', async () => {
+      // The server closes each connection after its answer: every request needs a new one.
+      const reused: boolean[] = [];
+      const s = await serve((req) => {
+        reused.push((req.socket as tls.TLSSocket).isSessionReused());
+        answer(req.socket, 'secret', 'Connection: close\r\n');
+        req.socket.end();
+      }, ca);
+      const client = makeClient({ ca: ca.ca });
+      for (let i = 0; i < 3; i++) expect((await readBody((await client.get(s.url())).response)).toString()).to.equal('secret');
+      expect(s.connections).to.equal(3);
+      expect(reused, 'session reused, by connection').to.deep.equal([false, true, true]);
+      // Another client has its own sessions: it starts with a full handshake.
+      expect((await readBody((await makeClient({ ca: ca.ca }).get(s.url())).response)).toString()).to.equal('secret');
+      expect(reused[3]).to.equal(false);
+      // With trust waived (insecure), sessions are resumed all the same.
+      const careless = makeClient({ insecure: true });
+      for (let i = 0; i < 2; i++) expect((await readBody((await careless.get(s.url())).response)).toString()).to.equal('secret');
+      expect(reused.slice(4)).to.deep.equal([false, true]);
+    });
+
     it('accepts any certificate with insecure: true', async () => {
       const s = await serve((req) => answer(req.socket, 'secret'), ca);
       expect((await readBody((await makeClient({ insecure: true }).get(s.url())).response)).toString()).to.equal('secret');

@@ -15,6 +15,10 @@ export interface ConnectionOptions {
   secureContext?: SecureContext;
   /** TLS: accept any certificate. */
   insecure?: boolean;
+  /** TLS: a session of an earlier connection to the same origin, to resume (a shorter handshake). */
+  session?: Buffer;
+  /** TLS: called with each session (ticket) the server issues on this connection. */
+  onSession?: (session: Buffer) => void;
 }
 
 /**
@@ -90,11 +94,20 @@ export class HttpConnection {
         ...(options.secureContext ? { secureContext: options.secureContext } : {}),
         rejectUnauthorized: options.insecure !== true,
         ALPNProtocols: ['http/1.1'],
+        ...(options.session ? { session: options.session } : {}),
         onread,
         // Node takes `onread` for TLS sockets too (since 15.1); @types/node does not say so.
       } as tls.ConnectionOptions);
     } else {
       this.socket = net.connect({ host: origin.host, port: origin.port, onread });
+    }
+    if (origin.https && options.onSession) {
+      const onSession = options.onSession;
+      const socket = this.socket as tls.TLSSocket;
+      // Only a session whose server was trusted (or trust was waived) is worth offering again.
+      socket.on('session', (session: Buffer) => {
+        if (socket.authorized || options.insecure === true) onSession(session);
+      });
     }
     this.socket.setNoDelay(true);
     this.socket.on('error', (err) => this.fail(err));
