@@ -19,6 +19,7 @@ import { blockChecksumsSync } from '../lib/pyzsync-api.js';
 import { matchSeed } from '../lib/sync/match-seed.js';
 import { PrefixHasher } from '../lib/sync/prefix-hasher.js';
 import { readChunksSync } from '../lib/sync/sync-io.js';
+import { hasBit, packBits } from '../lib/sync/block-bits.js';
 import { matchSeedSplit, SeedScanHelper } from '../lib/sync/split-scan.js';
 import type { WorkerHandOff } from '../lib/parallel/worker-hand-off.js';
 import { zsync } from '../lib/zsync.js';
@@ -102,6 +103,15 @@ describe('seed scan over two threads', function () {
       }
     });
   }
+
+  it('tells the worker the main thread\'s blocks as a bit a block, each block read back as it was', () => {
+    for (const n of [0, 1, 7, 8, 9, 1000, 1001]) {
+      const present = new Uint8Array(n).map((_, i) => (i % 3 === 0 || i === n - 1 ? 1 : 0));
+      const bits = packBits(present);
+      expect(bits.length, `${n} blocks`).to.equal(Math.ceil(n / 8));
+      for (let i = 0; i < n; i++) expect(hasBit(bits, i), `block ${i} of ${n}`).to.equal(present[i] === 1);
+    }
+  });
 
   it('a second seed: the worker is told the blocks the first one gave, a bit a block, skips just those, and finds the rest', async () => {
     const blockSize = 2048;

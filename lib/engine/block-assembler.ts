@@ -113,13 +113,17 @@ export class BlockAssembler {
     let runEnd = 0;
     this.batchCount = 0; // digests of an earlier chunk's bytes
     const { present, partial } = this.state;
+    /** Hands the run gathered so far to `onRun`, if there is one, and starts none. */
+    const flush = (): void => {
+      if (runCount > 0) onRun(runStart, data.subarray(runStart - offset, runEnd - offset), runFirst, runCount);
+      runCount = 0;
+    };
 
     for (let i = Math.floor(offset / bs); i * bs < end; i++) {
       const start = i * bs;
       const stop = Math.min(start + bs, length);
       if (present[i] === 1) {
-        if (runCount > 0) onRun(runStart, data.subarray(runStart - offset, runEnd - offset), runFirst, runCount);
-        runCount = 0;
+        flush();
         continue;
       }
       const from = Math.max(offset, start);
@@ -132,8 +136,7 @@ export class BlockAssembler {
       } else {
         const part = this.addPart(i, from - start, data.subarray(from - offset, to - offset));
         if (!covers(part, stop - start)) {
-          if (runCount > 0) onRun(runStart, data.subarray(runStart - offset, runEnd - offset), runFirst, runCount);
-          runCount = 0;
+          flush();
           continue;
         }
         partial.delete(i);
@@ -142,8 +145,7 @@ export class BlockAssembler {
       }
       if (!good) {
         // The good run before it first: consumers see blocks in file order.
-        if (runCount > 0) onRun(runStart, data.subarray(runStart - offset, runEnd - offset), runFirst, runCount);
-        runCount = 0;
+        flush();
         onBad(new BlockChecksumError(i, start));
         continue;
       }
@@ -153,8 +155,7 @@ export class BlockAssembler {
         runCount++;
         continue;
       }
-      if (runCount > 0) onRun(runStart, data.subarray(runStart - offset, runEnd - offset), runFirst, runCount);
-      runCount = 0;
+      flush();
       if (whole) {
         runFirst = i;
         runCount = 1;
@@ -165,7 +166,7 @@ export class BlockAssembler {
         onRun(start, partData!, i, 1);
       }
     }
-    if (runCount > 0) onRun(runStart, data.subarray(runStart - offset, runEnd - offset), runFirst, runCount);
+    flush();
   }
 
   /** Bytes currently held for partly received blocks. */

@@ -10,7 +10,7 @@
  * Messages in: { init: { params, weak, strong, output } } once, then
  * { scan: { path, segments, claims, had } } per seed (claims: the
  * SegmentClaims' SharedArrayBuffer; had: the main thread's blocks found so
- * far, a bit a block, block i at bit i & 7 of byte i >>> 3), then
+ * far, a bit a block: block-bits.ts), then
  * { close: true }; or, handed over to hashing the
  * result (SeedScanHelper.handOver()), { done: true } and then PrefixHasher's
  * messages (prefix-hash-handler.ts). Out: { progress: bytes } now and then
@@ -27,6 +27,7 @@ import { releaseMemory } from '../engine/release-memory.js';
 import { TargetState } from '../engine/target-state.js';
 import { matchSeed, type SeedStretch } from './match-seed.js';
 import { readChunksSync, syncWriter } from './sync-io.js';
+import { hasBit } from './block-bits.js';
 import { SegmentClaims } from './segment-claims.js';
 import { threadReadBuffer } from './thread-read-buffer.js';
 import { isPrefixHashMessage, prefixHashHandler, type PrefixHashMessage } from './prefix-hash-handler.js';
@@ -109,21 +110,21 @@ async function handle(msg: Message): Promise<void> {
   }
 }
 
-/** Marks present in `state` the blocks set in `had` (a bit a block). */
+/** Marks present in `state` the blocks in `had` (packBits). */
 function addAll(state: TargetState, had: Uint8Array): void {
   // Loops over every block live in functions of their own, here and below:
   // inside handle(), each ran long enough to have all of handle() compiled
   // anew, which took 1-2 MB of compiler memory at the end of a 1 GiB scan.
-  for (let i = 0; i < state.blockCount; i++) if ((had[i >>> 3]! & (1 << (i & 7))) !== 0) state.add(i);
+  for (let i = 0; i < state.blockCount; i++) if (hasBit(had, i)) state.add(i);
 }
 
 /** The blocks present that `had` had not, ascending. */
 function foundSince(present: Uint8Array, had: Uint8Array): Int32Array<ArrayBuffer> {
   // Counted, then listed: no array grown block by block (127 000 found at 1 GiB).
   let added = 0;
-  for (let i = 0; i < present.length; i++) if (present[i] === 1 && (had[i >>> 3]! & (1 << (i & 7))) === 0) added++;
+  for (let i = 0; i < present.length; i++) if (present[i] === 1 && !hasBit(had, i)) added++;
   const list = new Int32Array(added);
-  for (let i = 0, k = 0; k < added; i++) if (present[i] === 1 && (had[i >>> 3]! & (1 << (i & 7))) === 0) list[k++] = i;
+  for (let i = 0, k = 0; k < added; i++) if (present[i] === 1 && !hasBit(had, i)) list[k++] = i;
   return list;
 }
 

@@ -10,6 +10,7 @@ import { acquireHelperThread } from '../parallel/thread-budget.js';
 import { MODULE_ROOT } from '../module-root.js';
 import { spawnWorker } from '../parallel/spawn-worker.js';
 import { WorkerHandOff } from '../parallel/worker-hand-off.js';
+import { packBits } from './block-bits.js';
 import { ScanWorkerError } from './errors.js';
 import { readChunksSync } from './sync-io.js';
 import { SegmentClaims } from './segment-claims.js';
@@ -314,16 +315,6 @@ export async function matchSeedSplit(path: string, size: number, index: BlockInd
   options.onProgress?.(size);
   // Bytes of the seed read, each counted once: overlaps read by both are not.
   return { bytesRead: Math.min(local.bytesRead, mainOwnEnd) + bytesRead, bytesReused, blocks };
-}
-
-/**
- * `present` a bit a block (block i at bit i & 7 of byte i >>> 3), not a byte:
- * the worker holds it for its whole scan (32 KB at 1 GiB, not 256).
- */
-function packBits(present: Uint8Array): Uint8Array<ArrayBuffer> {
-  const had = new Uint8Array(Math.ceil(present.length / 8));
-  for (let i = 0; i < present.length; i++) if (present[i] === 1) had[i >>> 3]! |= 1 << (i & 7);
-  return had;
 }
 
 /** Marks the worker's blocks present; the bytes and blocks this added (the main thread may have found some too). */
